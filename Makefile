@@ -1,0 +1,23 @@
+# The two commands: `make up` runs the platform on embedded defaults, `make test` runs every test.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: up test bench clean-var
+
+$(STAMP): requirements.txt requirements-dev.txt edge_agent/requirements.txt platform/bootstrap.sh
+	bash platform/bootstrap.sh
+	touch $(STAMP)
+
+up: $(STAMP)
+	$(PY) -m core.up
+
+test: $(STAMP)
+	bash platform/bootstrap.sh --browser
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	for script in bench/*.py; do $(PY) $$script || exit 1; done
+
+clean-var:
+	rm -rf var/

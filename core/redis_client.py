@@ -1,0 +1,26 @@
+"""The one Redis client of a process (SSE log, locks, result caches)."""
+from __future__ import annotations
+
+import redis
+
+from core.settings import get_settings
+
+_client: redis.Redis | None = None
+
+
+def get_redis() -> redis.Redis:
+    """Return this process's Redis client (str responses), creating it on first use."""
+    global _client
+    if _client is None:
+        _client = redis.Redis.from_url(
+            get_settings().effective_redis_url, decode_responses=True,
+            socket_connect_timeout=5, socket_timeout=30, health_check_interval=30)
+    return _client
+
+
+def reset_redis() -> None:
+    """Forget the client (after fork, or when tests point at another server)."""
+    global _client
+    if _client is not None:
+        _client.close()
+    _client = None

@@ -1,0 +1,52 @@
+"""What every task shares: job-registry bookkeeping, bounded backoff and the dead-letter hand-off."""
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any
+
+from celery import Task
+
+from core import deadletter, jobs
+from core.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+def retry_countdown(retries: int, base_s: float = 2.0) -> float:
+    """Return an exponential backoff with jitter, always below the broker visibility timeout."""
+    settings = get_settings()
+    cap = min(settings.max_retry_countdown_s, settings.visibility_timeout_s - 60)
+    delay = min(cap, base_s * (2 ** retries))
+    return max(0.5, min(cap, delay * random.uniform(0.75, 1.25)))
+
+
+class JobTask(Task):
+    """Base task: a `job_id` kwarg is kept in step in the job registry (started / finished /
+    failed); with `dead_letter = True`, a task that gave up is stored for replay."""
+
+    dead_letter = False
+    # The kwarg naming what the task is about, shown and deduplicated in the dead-letter list.
+    dead_letter_reference: str | None = None
+
+    def before_start(self, task_id: str, args: Any, kwargs: dict[str, Any]) -> None:
+        job_id = kwargs.get("job_id")
+        if job_id and self.request.retries == 0:
+            jobs.mark_started(job_id)
+
+    def on_success(self, retval: Any, task_id: str, args: Any, kwargs: dict[str, Any]) -> None:
+        job_id = kwargs.get("job_id")
+        if job_id:
+            jobs.mark_finished(job_id, retval)
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: dict[str, Any],
+                   einfo: Any) -> None:
+        error = f"{type(exc).__name__}: {exc}"
+        log.error("task failed task=%s id=%s error=%s", self.name, task_id, error)
+        job_id = kwargs.get("job_id")
+        if job_id:
+            jobs.mark_failed(job_id, error)
+        if self.dead_letter:
+            reference = kwargs.get(self.dead_letter_reference) if self.dead_letter_reference else None
+            deadletter.record(self.name, list(args), dict(kwargs), error,
+                              reference=str(reference) if reference is not None else task_id)

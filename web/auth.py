@@ -1,0 +1,164 @@
+"""Login (hashed passwords, Flask-Login), bearer tokens for scripts, and CSRF on cookie posts."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (Blueprint, Flask, abort, current_app, flash, g, jsonify, redirect,
+                   render_template, request, url_for)
+from flask_login import LoginManager, current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from core.db import session_scope
+from core.models import ApiToken, User
+from core.models.types import utcnow
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+csrf = CSRFProtect()
+
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def init_auth(app: Flask) -> None:
+    """Wire Flask-Login, CSRF and the login requirement into the app."""
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Entre para continuar."
+    csrf.init_app(app)
+
+    @app.before_request
+    def _require_login_and_csrf() -> Any:
+        endpoint = request.endpoint or ""
+        if endpoint in PUBLIC_ENDPOINTS or endpoint.endswith(".static") or endpoint == "static":
+            return None
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        if request.method in UNSAFE_METHODS and not g.get("bearer_auth"):
+            check_csrf()
+        return None
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError) -> Any:
+        from web.app import wants_json
+
+        message = "Sessão expirada ou token CSRF ausente: recarregue a página."
+        if wants_json():
+            return jsonify(error=message, status=400), 400
+        flash(message, "erro")
+        return redirect(request.full_path if request.method == "GET" else request.referrer or "/")
+
+
+def check_csrf() -> None:
+    """Validate the CSRF token of a cookie-authenticated request (unless disabled in tests)."""
+    if current_app.config.get("WTF_CSRF_ENABLED", True):
+        csrf.protect()
+
+
+PUBLIC_ENDPOINTS = {"auth.login", "probes.healthz", "probes.readyz"}
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    with session_scope() as session:
+        user = session.get(User, int(user_id))
+        return user if user is not None and user.active else None
+
+
+@login_manager.request_loader
+def _load_user_from_bearer(req: Any) -> User | None:
+    header = req.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return None
+    digest = hashlib.sha256(header[7:].strip().encode()).hexdigest()
+    with session_scope() as session:
+        token = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == digest))
+        if token is None:
+            return None
+        user = session.get(User, token.user_id)
+        if user is None or not user.active:
+            return None
+        token.last_used_at = utcnow()
+    g.bearer_auth = True
+    return user
+
+
+@login_manager.unauthorized_handler
+def _unauthorized() -> Any:
+    from web.app import wants_json
+
+    if wants_json() or request.headers.get("Authorization"):
+        return jsonify(error="Autenticação necessária.", status=401), 401
+    return redirect(url_for("auth.login", next=request.full_path))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    if request.method == "POST":
+        check_csrf()
+        username = request.form.get("username", "").strip()
+        user = authenticate(username, request.form.get("password", ""))
+        if user is None:
+            flash("Usuário ou senha inválidos.", "erro")
+            return render_template("login.html", username=username), 401
+        login_user(user, remember=False)
+        target = request.args.get("next") or ""
+        # only same-site relative paths: no open redirect
+        if not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
+            target = url_for("home.index")
+        return redirect(target)
+    return render_template("login.html", username="")
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Any:
+    logout_user()
+    return redirect(url_for("auth.login"))
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """Return the active user whose password matches, or None."""
+    with session_scope() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None or not user.active or not check_password_hash(user.password_hash, password):
+            return None
+        return user
+
+
+def create_user(username: str, password: str, name: str = "", is_admin: bool = False) -> User:
+    """Create a user with a hashed password (or reset the password of an existing one)."""
+    if len(password) < 8:
+        raise ValueError("a senha precisa de pelo menos 8 caracteres")
+    with session_scope() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            user = User(username=username)
+            session.add(user)
+        user.name = name or user.name or username
+        user.is_admin = is_admin
+        user.active = True
+        user.password_hash = generate_password_hash(password)
+        session.flush()
+        return user
+
+
+def create_token(username: str, label: str = "") -> str:
+    """Create a bearer token for a user and return it (shown once; only its hash is kept)."""
+    token = secrets.token_urlsafe(32)
+    with session_scope() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise LookupError(f"usuário {username!r} não existe")
+        session.add(ApiToken(user_id=user.id, label=label,
+                             token_sha256=hashlib.sha256(token.encode()).hexdigest()))
+    return token
+
+
+def require_admin() -> None:
+    """Abort with 403 unless the current user is an administrator."""
+    if not current_user.is_authenticated or not current_user.is_admin:
+        abort(403, description="Apenas administradores podem fazer isso.")
