@@ -13,7 +13,7 @@ up: $(STAMP)
 	$(PY) -m core.up
 
 test: $(STAMP)
-	bash platform/bootstrap.sh --browser
+	bash platform/bootstrap.sh --test-tools
 	$(PY) -m pytest
 
 bench: $(STAMP)

@@ -18,4 +18,28 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "schedule": crontab(hour=3, minute=30),
             "kwargs": {"keep_days": 30},
         },
+        # baixa: dead letters parked in Redis while the database was down reach the table
+        "baixa.recuperar_dead_letters": {
+            "task": "baixa.recuperar_dead_letters",
+            "schedule": 60.0,
+            "options": {"expires": 55},
+        },
+        # health: devices silent for 1.5 / 3 report intervals become stale / offline
+        "health.mark_silent_devices": {
+            "task": "health.mark_silent_devices",
+            "schedule": 60.0,
+            "options": {"expires": 55},  # a missed minute is covered by the next one
+        },
+        "health.prune_history": {
+            "task": "health.prune_history",
+            "schedule": crontab(hour=3, minute=45),
+            "kwargs": {"keep_days": settings.health_history_days},
+        },
+        # sync: Consinco -> Plusoft every night, all entities in order (01:00 São Paulo)
+        "plusoft.sincronizar_agendado": {
+            "task": "plusoft.sincronizar_agendado",
+            "schedule": crontab(hour=settings.plusoft_schedule_hour,
+                                minute=settings.plusoft_schedule_minute),
+            "options": {"expires": 3_600},  # a Beat down past 02:00 waits for the next night
+        },
     }

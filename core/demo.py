@@ -29,6 +29,10 @@ PRODUCT_WORDS = ("Arroz", "Feijão", "Café", "Açúcar", "Leite", "Óleo", "Mac
 
 DEMO_LOADERS: list[str] = [
     "core.demo:load_produtos",
+    "tasks.baixa:load_demo",
+    "core.carteira_demo:load_carteira",
+    "core.health.demo:load_devices",
+    "core.consinco.demo:load_consinco",
 ]
 
 

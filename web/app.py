@@ -18,6 +18,11 @@ BLUEPRINTS = [
     "web.probes:bp",
     "web.jobs:bp",
     "web.sse:bp",
+    "web.baixas:bp",
+    "web.carteira:bp",
+    "web.dispositivos:bp",
+    "web.sync:bp",
+    "web.comprovantes:bp",
 ]
 
 # The navigation bar: (label, endpoint); an area shows once its blueprint is registered.

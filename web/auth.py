@@ -49,8 +49,7 @@ def init_auth(app: Flask) -> None:
         message = "Sessão expirada ou token CSRF ausente: recarregue a página."
         if wants_json():
             return jsonify(error=message, status=400), 400
-        flash(message, "erro")
-        return redirect(request.full_path if request.method == "GET" else request.referrer or "/")
+        return render_template("error.html", title="Sessão expirada", message=message), 400
 
 
 def check_csrf() -> None:

@@ -51,18 +51,15 @@ register_channel("job", _job_rule)
 class ReliableSSEBlueprint(ServerSentEventsBlueprint):
     def messages(self, channel: str = "sse", last_id: str | None = None) -> Iterator[Any]:
         """Yield Messages after last_id (replay, then live), and None when idle (heartbeat)."""
-        settings = get_settings()
         redis = get_redis()
         key = stream_key(channel)
-        if last_id is None:
-            newest = redis.xrevrange(key, count=1)
-            last_id = newest[0][0] if newest else "0-0"
-        else:
+        last_id = self.start_position(channel, last_id)
+        if last_id != "0-0":
             oldest = redis.xrange(key, count=1)
-            if oldest and _older(last_id, oldest[0][0]) and last_id != "0-0":
+            if oldest and _older(last_id, oldest[0][0]):
                 # the log was trimmed past what the client saw: tell it to reload its state
                 yield Message({"last_event_id": last_id}, type="gap")
-        block_ms = int(settings.sse_heartbeat_s * 1000)
+        block_ms = int(get_settings().sse_heartbeat_s * 1000)
         while True:
             batch = redis.xread({key: last_id}, count=200, block=block_ms)
             if not batch:
@@ -71,6 +68,14 @@ class ReliableSSEBlueprint(ServerSentEventsBlueprint):
             for event_id, fields in batch[0][1]:
                 last_id = event_id
                 yield Message(json.loads(fields["data"]), type=fields.get("type"), id=event_id)
+
+    @staticmethod
+    def start_position(channel: str, last_id: str | None) -> str:
+        """Return where to read from: after last_id, or after the newest event (a new client)."""
+        if last_id is not None:
+            return last_id
+        newest = get_redis().xrevrange(stream_key(channel), count=1)
+        return newest[0][0] if newest else "0-0"
 
     def stream(self) -> Any:
         channel = request.args.get("channel", "")
@@ -81,6 +86,9 @@ class ReliableSSEBlueprint(ServerSentEventsBlueprint):
         last_id = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
         if last_id is not None and not _valid_id(last_id):
             abort(400, description="Last-Event-ID inválido.")
+
+        # Fixed before the response starts: once a client has the headers, it misses nothing.
+        last_id = self.start_position(channel, last_id)
 
         @stream_with_context
         def generate() -> Iterator[str]:

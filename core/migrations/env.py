@@ -26,6 +26,10 @@ def _run(connection: Any) -> None:
         # "Feijão" and emoji in notes survive (MariaDB often defaults to latin1).
         connection.exec_driver_sql(
             "ALTER DATABASE CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        # That statement autobegan a transaction; end it, or Alembic joins it instead of
+        # committing and the last version row written after the last DDL is rolled back.
+        if connection.in_transaction():
+            connection.commit()
     context.configure(connection=connection, target_metadata=target_metadata,
                       render_as_batch=True, compare_type=True)
     with context.begin_transaction():

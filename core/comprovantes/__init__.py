@@ -1,0 +1,1 @@
+"""Payment receipts (comprovantes): upload validation, storage, OCR and the PIX receipt parser."""

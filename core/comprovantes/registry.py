@@ -1,0 +1,97 @@
+"""Receipt records: register an accepted upload once per file content, look receipts up, describe them."""
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from core import jobs
+from core.comprovantes import storage
+from core.comprovantes.validation import AcceptedUpload
+from core.db import session_scope
+from core.models import Comprovante
+from core.models.comprovantes import RECEBIDO
+
+log = logging.getLogger(__name__)
+
+JOB_KIND = "ocr"
+
+
+@dataclass(frozen=True)
+class Registered:
+    comprovante_id: int
+    job_id: str | None
+    duplicate: bool
+
+
+def find_by_sha256(sha256: str) -> Comprovante | None:
+    with session_scope() as session:
+        return session.scalar(select(Comprovante).where(Comprovante.sha256 == sha256))
+
+
+def register(data: bytes, accepted: AcceptedUpload, pedido: str | None, user_id: int | None) -> Registered:
+    """Store the file and record the receipt with its queued job; the same content returns the first.
+
+    Two uploads of one file at the same moment both miss the lookup; the UNIQUE sha256
+    lets exactly one insert win, and the other removes its copy and answers with the winner.
+    """
+    sha256 = storage.sha256_hex(data)
+    if existing := find_by_sha256(sha256):
+        return Registered(existing.id, existing.job_id, True)
+    stored = storage.save(data, accepted.extension)
+    job_id = str(uuid.uuid4())
+    try:
+        with session_scope() as session:
+            receipt = Comprovante(pedido=pedido, nome_original=accepted.name, nome_armazenado=stored,
+                                  sha256=sha256, tamanho=len(data), mime=accepted.mime, status=RECEBIDO,
+                                  job_id=job_id, uploaded_by=user_id)
+            session.add(receipt)
+            session.flush()
+            comprovante_id = receipt.id
+    except IntegrityError:
+        storage.delete(stored)
+        existing = find_by_sha256(sha256)
+        if existing is None:
+            raise
+        log.info("duplicate upload raced sha256=%s comprovante=%s", sha256, existing.id)
+        return Registered(existing.id, existing.job_id, True)
+    jobs.create_job(JOB_KIND, owner_id=user_id, job_id=job_id)
+    log.info("receipt stored comprovante=%s job=%s size=%s mime=%s", comprovante_id, job_id, len(data),
+             accepted.mime)
+    return Registered(comprovante_id, job_id, False)
+
+
+def get(comprovante_id: int) -> Comprovante | None:
+    with session_scope() as session:
+        return session.get(Comprovante, comprovante_id)
+
+
+def recent(user_id: int | None, limit: int = 50) -> list[Comprovante]:
+    """Return the newest receipts, of one uploader (or everyone's when user_id is None)."""
+    query = select(Comprovante).order_by(Comprovante.id.desc()).limit(limit)
+    if user_id is not None:
+        query = query.where(Comprovante.uploaded_by == user_id)
+    with session_scope() as session:
+        return list(session.scalars(query))
+
+
+def describe(receipt: Comprovante) -> dict[str, Any]:
+    """Return a receipt as the API and the page show it."""
+    campos = receipt.campos or {}
+    return {
+        "id": receipt.id, "pedido": receipt.pedido, "nome_original": receipt.nome_original,
+        "tamanho": receipt.tamanho, "mime": receipt.mime, "status": receipt.status,
+        "job_id": receipt.job_id,
+        "status_url": f"/jobs/{receipt.job_id}/status" if receipt.job_id else None,
+        "motor": receipt.motor,
+        "valor": None if receipt.valor is None else f"{receipt.valor:.2f}",
+        "data_hora": receipt.data_hora, "id_transacao": receipt.id_transacao,
+        "pagador": campos.get("pagador"), "recebedor": campos.get("recebedor"),
+        "validacao_recebedor": receipt.validacao_recebedor, "erro": receipt.erro,
+        "created_at": receipt.created_at.isoformat(),
+        "processado_em": receipt.processado_em.isoformat() if receipt.processado_em else None,
+    }

@@ -1,0 +1,138 @@
+"""The batch worker of the `health` queue: `python -m core.health.batch_worker`.
+
+A Celery worker spends a few milliseconds of CPU on every task (request, trace, events,
+ack), which caps one process at a few hundred reports per second whatever the database
+does. This process reads the same `health.report` messages (Celery protocol 2, JSON) off
+the broker with kombu, a batch at a time, and stores each batch with the code the task
+uses (core.health.report.parse_report, core.health.store.apply_reports): one upsert and
+one history insert per batch, one commit.
+
+Reliability is the task's: a message is acked only after the commit that holds its report
+(a crash leaves it unacked and the broker redelivers it; the upsert is idempotent); a bad
+report is rejected with its reason, counted and acked; when the database fails the batch is
+handed back to the queue and the worker backs off. Anything on the queue that is not a
+`health.report` is kept in the dead-letter list (core.deadletter) for a person to replay.
+Both this process and ordinary Celery workers may consume the `health` queue at once.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import socket
+import threading
+from typing import Any
+
+from kombu import Message
+from sqlalchemy.exc import SQLAlchemyError
+
+from core import deadletter
+from core.health.report import InvalidReport, parse_report, reject
+from core.health.store import apply_reports
+from core.logs import configure_logging
+from core.models.types import utcnow
+from core.settings import get_settings
+
+log = logging.getLogger("core.health.batch_worker")
+
+TASK_NAME = "health.report"
+QUEUE = "health"
+
+
+class HealthBatchWorker:
+    """Consumes the `health` queue in batches of up to `batch_max` reports until `stop` is set."""
+
+    def __init__(self, batch_max: int, batch_wait_s: float = 0.02) -> None:
+        self.batch_max = max(1, batch_max)
+        self.batch_wait_s = batch_wait_s
+        self._messages: list[Message] = []
+        self._rows: list[dict[str, Any]] = []
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume, reconnecting with backoff after a broker or database failure, until stopped."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                self.consume(stop)
+                failures = 0
+            except (OSError, SQLAlchemyError) as exc:
+                failures += 1
+                delay = min(30.0, 0.5 * 2 ** failures) * random.uniform(0.75, 1.25)
+                log.warning("health batch worker paused error=%s retry_in_s=%.1f",
+                            f"{type(exc).__name__}: {exc}", delay)
+                stop.wait(delay)
+
+    def consume(self, stop: threading.Event) -> None:
+        """One broker connection's life: fill a batch, store it, ack it; returns when stopped."""
+        from tasks.app import celery_app  # the app's broker URL, transport options and queue
+
+        with celery_app.connection_for_read() as connection:
+            queue = celery_app.amqp.queues[QUEUE]
+            with connection.Consumer(queue, callbacks=[self._on_message], accept=["json"],
+                                     prefetch_count=2 * self.batch_max):
+                log.info("health batch worker consuming queue=%s batch_max=%d", QUEUE, self.batch_max)
+                while not stop.is_set():
+                    try:
+                        connection.drain_events(timeout=self.batch_wait_s)
+                        if len(self._messages) < self.batch_max:
+                            continue
+                    except socket.timeout:
+                        pass
+                    self.flush()
+                self.flush()
+
+    def flush(self) -> None:
+        """Store the pending reports in one transaction, then ack their messages."""
+        if not self._messages:
+            return
+        messages, rows = self._messages, self._rows
+        self._messages, self._rows = [], []
+        try:
+            if rows:
+                apply_reports(rows)
+        except SQLAlchemyError:
+            for message in messages:
+                if not message.acknowledged:
+                    message.requeue()  # back to the queue: nothing is lost, the worker backs off
+            raise
+        for message in messages:
+            if not message.acknowledged:
+                message.ack()
+
+    def _on_message(self, body: Any, message: Message) -> None:
+        task = (message.headers or {}).get("task")
+        args, kwargs = _call_arguments(body)
+        if task != TASK_NAME or args is None:
+            deadletter.record(str(task), list(args or []), dict(kwargs or {}),
+                              "not a health.report (protocol 2) message on the health queue",
+                              reference=(message.headers or {}).get("id"))
+            message.ack()
+            return
+        raw = args[0] if args else kwargs.get("report")
+        try:
+            self._rows.append(parse_report(raw, received_at=utcnow()))
+        except InvalidReport as error:
+            reject(error, source="batch_worker", raw=raw)
+        self._messages.append(message)
+
+
+def _call_arguments(body: Any) -> tuple[list[Any] | None, dict[str, Any] | None]:
+    """Return (args, kwargs) of a Celery protocol 2 body [args, kwargs, embed], else (None, None)."""
+    if isinstance(body, (list, tuple)) and len(body) == 3 and isinstance(body[0], (list, tuple)) \
+            and isinstance(body[1], dict):
+        return list(body[0]), body[1]
+    return None, None
+
+
+def main() -> int:
+    """Run the batch worker until SIGTERM / SIGINT; the batch in hand is stored and acked first."""
+    configure_logging()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    HealthBatchWorker(get_settings().health_batch_max).run(stop)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

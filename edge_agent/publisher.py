@@ -1,0 +1,142 @@
+"""Send spooled scans to the broker as `baixa.registrar` tasks, in scan order.
+
+A minimal Celery app of its own (the agent imports no server code): the task goes by name.
+Publishing never retries inside kombu (retry=False, short socket timeouts), so a down broker
+fails fast and the scan simply stays in the spool; the run loop reconnects with exponential
+backoff and jitter. A scan leaves the spool only after the broker accepted it (Redis LPUSH
+returned; on RabbitMQ, publisher confirms).
+"""
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from typing import Any
+
+from celery import Celery
+
+from edge_agent.config import AgentConfig
+from edge_agent.spool import Spool
+
+log = logging.getLogger("edge_agent.publisher")
+
+BATCH = 200
+
+
+def make_celery(config: AgentConfig) -> Celery:
+    """Return a Celery app that can only send, failing fast when the broker is away."""
+    timeout = config.publish_timeout_s
+    app = Celery("stockflow-edge-agent", broker=config.broker_url, set_as_current=False)
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        task_default_queue=config.queue,
+        broker_connection_timeout=timeout,
+        broker_connection_retry=False,
+        broker_connection_max_retries=0,
+        broker_transport_options={
+            "socket_connect_timeout": timeout, "socket_timeout": timeout,
+            "confirm_publish": True,  # RabbitMQ: the broker confirms each message
+        },
+        task_send_sent_event=False,
+    )
+    return app
+
+
+def backoff_delay(attempt: int, base_s: float, max_s: float) -> float:
+    """Return the wait before reconnect attempt `attempt` (0-based): exponential, capped, jittered."""
+    delay = min(max_s, base_s * (2 ** min(attempt, 30)))
+    return random.uniform(delay / 2, delay)
+
+
+class Publisher:
+    """Drains the spool to the broker; `run()` is the background loop of the agent."""
+
+    def __init__(self, config: AgentConfig, spool: Spool) -> None:
+        self.config = config
+        self.spool = spool
+        self.app = make_celery(config)
+        self._connection: Any = None
+        self.wake = threading.Event()
+
+    def _ensure_connection(self) -> Any:
+        if self._connection is None:
+            connection = self.app.connection_for_write()
+            connection.ensure_connection(max_retries=0, timeout=self.config.publish_timeout_s)
+            self._connection = connection
+        return self._connection
+
+    def _reset_connection(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.collect()  # drop sockets without talking to a dead broker
+            except Exception:  # noqa: BLE001 - the connection is being thrown away
+                pass
+        self._connection = None
+
+    def publish_pending(self) -> int:
+        """Send everything pending, oldest first, and return how many were sent.
+
+        Raises the broker's error at the first scan it refuses; what was sent before is acked.
+        """
+        sent_total = 0
+        while True:
+            batch = self.spool.pending(BATCH)
+            if not batch:
+                return sent_total
+            sent: list[int] = []
+            try:
+                connection = self._ensure_connection()
+                for seq, scan in batch:
+                    self.app.send_task(self.config.task_name, kwargs=scan, queue=self.config.queue,
+                                       task_id=scan["scan_id"], connection=connection,
+                                       retry=False, ignore_result=True)
+                    sent.append(seq)
+            except Exception as exc:
+                self._reset_connection()
+                if len(sent) < len(batch):
+                    self.spool.note_failure(batch[len(sent)][0], f"{type(exc).__name__}: {exc}")
+                raise
+            finally:
+                # A crash before this ack re-sends these scans: harmless, the server is
+                # idempotent on scan_id. Grouping the ack keeps the drain fast.
+                self.spool.ack(sent)
+                sent_total += len(sent)
+
+    def broker_reachable(self) -> bool:
+        """Return whether the broker answers a connection attempt now."""
+        try:
+            self._ensure_connection()
+            return True
+        except Exception:  # noqa: BLE001 - any failure means: not reachable
+            self._reset_connection()
+            return False
+
+    def run(self, stop: threading.Event) -> None:
+        """Publish new scans as they are spooled; while the broker is away, back off and retry."""
+        attempt = 0
+        while not stop.is_set():
+            try:
+                sent = self.publish_pending()
+                if sent:
+                    log.info("published %d scan(s); spool depth %d", sent, self.spool.depth())
+                if attempt:
+                    log.info("broker reachable again after %d failed attempt(s)", attempt)
+                self.spool.set_meta("broker_reachable", "1")
+                attempt = 0
+                self.wake.wait(timeout=30.0)  # woken by each new scan; 30 s catches strays
+                self.wake.clear()
+            except Exception as exc:  # noqa: BLE001 - any broker failure: keep scans, back off
+                delay = backoff_delay(attempt, self.config.reconnect_base_s,
+                                      self.config.reconnect_max_s)
+                if attempt == 0:
+                    log.error("broker unreachable (%s: %s); scans wait in the spool",
+                              type(exc).__name__, exc)
+                else:
+                    log.warning("broker still unreachable (attempt %d); next try in %.1f s; "
+                                "spool depth %d", attempt + 1, delay, self.spool.depth())
+                self.spool.set_meta("broker_reachable", "0")
+                attempt += 1
+                stop.wait(delay)
+        self._reset_connection()

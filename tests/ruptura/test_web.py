@@ -1,0 +1,138 @@
+"""The carteira page and its API over real HTTP: SSE cut and resumed, isolation, re-analysis."""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+import requests
+
+from core import ruptura, ruptura_analises
+from tests.ruptura.conftest import Carteira, pedidos_simples, sse_events
+
+API = "/api/carteira/ruptura"
+
+
+def slow_analysis(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """Make each order take a while, so an analysis is still running when the test acts."""
+    real = ruptura.analisar_pedido
+
+    def slow(*args: Any) -> dict[str, Any]:
+        time.sleep(seconds)
+        return real(*args)
+
+    monkeypatch.setattr(ruptura, "analisar_pedido", slow)
+
+
+def start(http: requests.Session, url: str, nums: list[str]) -> dict[str, Any]:
+    response = http.post(f"{url}{API}/analises", json={"pedidos": nums}, timeout=10)
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+@pytest.mark.mariadb
+def test_sse_cut_mid_analysis_then_resumed_with_last_event_id_misses_nothing(
+        carteira: Carteira, worker: Any, live_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # What must survive: every order's result reaches the client across a dropped connection.
+    nums = pedidos_simples(carteira, 120)  # 6 batches
+    slow_analysis(monkeypatch, 0.01)
+    http = live_server.session()
+    analise = start(http, live_server.url, nums)
+    assert analise["canal"] == f"ruptura:{analise['analise_id']}" and analise["workers"] == 2
+    stream = f"{live_server.url}/stream?channel={analise['canal']}"
+
+    received: list[dict[str, Any]] = []
+    first = http.get(stream, params={"last_event_id": "0-0"}, stream=True, timeout=30)
+    assert first.status_code == 200
+    for event in sse_events(first):
+        received.append(event)
+        if event["event"] == "resultados":
+            break
+    first.close()  # the cut
+    assert not ruptura_analises.estado(analise["analise_id"])["completo"], "cut was not mid-analysis"
+
+    second = http.get(stream, headers={"Last-Event-ID": received[-1]["id"]}, stream=True, timeout=30)
+    for event in sse_events(second):
+        received.append(event)
+        if event["event"] == "completo":
+            break
+    second.close()
+
+    tipos = [e["event"] for e in received]
+    assert tipos.count("completo") == 1 and tipos[-1] == "completo"
+    assert len({e["id"] for e in received}) == len(received), "an event was delivered twice"
+    got = Counter(r["num_pedido"] for e in received if e["event"] == "resultados"
+                  for r in e["data"]["resultados"])
+    assert got == Counter({num: 1 for num in nums})
+
+
+def test_analyses_are_isolated_per_user(carteira: Carteira, worker: Any, live_server: Any) -> None:
+    nums = pedidos_simples(carteira, 3)
+    admin, ana = live_server.session(), live_server.session("ana", "ana-password")
+    analise = start(admin, live_server.url, nums)
+
+    stream = f"{live_server.url}/stream?channel={analise['canal']}"
+    assert ana.get(stream, timeout=10).status_code == 403
+    assert ana.get(f"{live_server.url}{API}/analises/{analise['analise_id']}", timeout=10).status_code == 404
+    assert ana.get(f"{live_server.url}/stream?channel=ruptura:{'f' * 32}", timeout=10).status_code == 403
+
+    # the owner (a reconnecting page or a second tab) gets every stored result
+    deadline = time.monotonic() + 30
+    while True:
+        estado = admin.get(f"{live_server.url}{API}/analises/{analise['analise_id']}", timeout=10).json()
+        if estado["completo"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert estado["completo"] and sorted(r["num_pedido"] for r in estado["resultados"]) == nums
+
+
+def test_start_rejects_bad_input(client: Any) -> None:
+    for body in ({}, {"pedidos": []}, {"pedidos": "P1"}, {"pedidos": [1, 2]}, {"pedidos": ["x" * 31]}):
+        response = client.post(f"{API}/analises", json=body)
+        assert response.status_code == 400, body
+        assert response.json["error"]
+
+
+def test_start_needs_csrf_from_a_browser_session(live_server: Any) -> None:
+    http = live_server.session()
+    del http.headers["X-CSRFToken"]
+    assert http.post(f"{live_server.url}{API}/analises", json={"pedidos": ["P"]}, timeout=10).status_code == 400
+
+
+@pytest.mark.mariadb
+def test_reanalysis_of_one_order_runs_in_the_request_on_fresh_data(carteira: Carteira, client: Any) -> None:
+    # no worker fixture here: the answer can only come from the web request itself
+    carteira.estoque("A", 1)
+    carteira.pedido("P-1", [("A", 2, 10)])
+    r = client.post(f"{API}/pedidos/P-1").json
+    assert r["status"] == "analisado" and r["pedido_ok"] is False and r["percentual_disponibilidade"] == 50.0
+    carteira.estoque("A", 2)
+    assert client.post(f"{API}/pedidos/P-1").json["pedido_ok"] is True
+    missing = client.post(f"{API}/pedidos/NAO-EXISTE")
+    assert missing.status_code == 404 and missing.json["error"]
+
+
+@pytest.mark.mariadb
+def test_page_lists_open_orders_paginated_and_filtered(carteira: Carteira, client: Any) -> None:
+    from core.db import session_scope
+    from core.models import Pedido
+
+    for n in range(60):
+        carteira.pedido(f"PED-{n:03d}", [("A", 1, 2.5)], entrega_em_dias=n)
+    carteira.pedido("FECHADO", [("A", 1, 1)])
+    with session_scope() as session:
+        session.query(Pedido).filter_by(num_pedido="FECHADO").one().aberto = False
+
+    page = client.get("/carteira").get_data(as_text=True)
+    assert "60 pedido(s) em aberto" in page and "página 1 de 2" in page
+    assert page.count('class="pedido-row"') == 50 and "FECHADO" not in page
+    assert page.count('data-estado="pendente"') == 50 and "carteira-ruptura.js" in page
+    assert 'data-workers="2"' in page and "R$ 2,50" in page
+
+    segunda = client.get("/carteira?pagina=2").get_data(as_text=True)
+    assert segunda.count('class="pedido-row"') == 10 and "PED-059" in segunda
+
+    filtrada = client.get(f"/carteira?busca=PED-00&entrega_ate={carteira.dia(5).isoformat()}").get_data(as_text=True)
+    assert filtrada.count('class="pedido-row"') == 6
+    assert client.get("/carteira?busca=Cliente%20PED-042").get_data(as_text=True).count('class="pedido-row"') == 1

@@ -1,0 +1,133 @@
+"""The receipts page (/financeiro/comprovantes) and its JSON API: upload, list, read one."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, abort, jsonify, render_template, request
+from flask_login import current_user
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from core import jobs
+from core.comprovantes import processing, queueing, registry
+from core.comprovantes.validation import UploadRefused, too_large_message, validate_upload
+from core.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("comprovantes", __name__)
+
+# Room for the multipart envelope around the file (boundaries, headers, the pedido field).
+FORM_OVERHEAD_BYTES = 16 * 1024
+MAX_PEDIDO_CHARS = 64
+
+
+def _refuse(message: str, status: int, reason: str) -> Any:
+    log.warning("upload refused reason=%s status=%s user=%s", reason, status, current_user.id)
+    abort(status, description=message)
+
+
+def _owner_filter() -> int | None:
+    return None if current_user.is_admin else current_user.id
+
+
+def _visible(comprovante_id: int) -> Any:
+    receipt = registry.get(comprovante_id)
+    if receipt is None or (not current_user.is_admin and receipt.uploaded_by != current_user.id):
+        abort(404, description=f"Comprovante {comprovante_id} não encontrado.")
+    return receipt
+
+
+@bp.app_errorhandler(RequestEntityTooLarge)
+def _body_too_large(exc: RequestEntityTooLarge) -> Any:
+    """413 from the app-wide limit (the CSRF check reads the form before any view runs).
+
+    Werkzeug refuses on the declared Content-Length without reading the body; uploads get
+    the pt-BR message, every other endpoint keeps the app's usual answer.
+    """
+    from web.app import wants_json
+
+    if request.blueprint == bp.name and exc.description == RequestEntityTooLarge.description:
+        log.warning("upload refused reason=app_content_length status=413")
+        return jsonify(error=too_large_message(), status=413), 413
+    if wants_json():
+        return jsonify(error=exc.description, status=413), 413
+    return exc
+
+
+@bp.get("/financeiro/comprovantes")
+def index() -> Any:
+    receipts = [registry.describe(r) for r in registry.recent(_owner_filter())]
+    settings = get_settings()
+    return render_template("comprovantes/index.html", comprovantes=receipts,
+                           max_mb=settings.upload_max_bytes / (1024 * 1024),
+                           max_pages=settings.upload_max_pdf_pages)
+
+
+@bp.get("/api/comprovantes")
+def listing() -> Any:
+    return jsonify(comprovantes=[registry.describe(r) for r in registry.recent(_owner_filter())])
+
+
+@bp.get("/api/comprovantes/<int:comprovante_id>")
+def detail(comprovante_id: int) -> Any:
+    return jsonify(registry.describe(_visible(comprovante_id)))
+
+
+@bp.post("/api/comprovantes")
+def upload() -> Any:
+    """Accept a receipt: 202 with the job when queued, 200 with the result when processed inline
+    (broker down) or already known (same file); a JSON error and nothing stored otherwise."""
+    settings = get_settings()
+    limit = settings.upload_max_bytes + FORM_OVERHEAD_BYTES
+    # Refused on the declared length, before a byte of the body is read.
+    if request.content_length is not None and request.content_length > limit:
+        _refuse(too_large_message(), 413, "content_length")
+    # A body without Content-Length (chunked) is cut at the same limit while it streams in.
+    request.max_content_length = limit
+    try:
+        upload_file = request.files.get("arquivo")
+        pedido = (request.form.get("pedido") or "").strip() or None
+    except RequestEntityTooLarge:
+        _refuse(too_large_message(), 413, "stream_length")
+    if upload_file is None:
+        _refuse("Envie o comprovante no campo 'arquivo' (multipart/form-data).", 400, "no_file")
+    if pedido is not None and (len(pedido) > MAX_PEDIDO_CHARS or not pedido.isprintable()):
+        _refuse(f"Número do pedido inválido (até {MAX_PEDIDO_CHARS} caracteres).", 400, "pedido")
+    data = upload_file.stream.read(settings.upload_max_bytes + 1)
+    try:
+        accepted = validate_upload(upload_file.filename, data)
+    except UploadRefused as refused:
+        _refuse(refused.message, refused.status, "validation")
+
+    registered = registry.register(data, accepted, pedido, current_user.id)
+    if registered.duplicate:
+        receipt = registry.get(registered.comprovante_id)
+        assert receipt is not None
+        body = _answer(registered.comprovante_id, registered.job_id, receipt)
+        body.update(duplicado=True, mensagem=f"Este arquivo já foi enviado (comprovante #{receipt.id}).")
+        return jsonify(body), 200
+    assert registered.job_id is not None
+    if queueing.enqueue(registered.comprovante_id, registered.job_id):
+        body = _answer(registered.comprovante_id, registered.job_id)
+        body.update(duplicado=False, modo="fila", status="queued")
+        return jsonify(body), 202
+    # Seed 004's fallback: no broker, so the OCR runs here and the answer carries the result.
+    job = processing.process_inline(registered.comprovante_id, registered.job_id)
+    receipt = registry.get(registered.comprovante_id)
+    assert receipt is not None
+    body = _answer(registered.comprovante_id, registered.job_id, receipt)
+    body.update(duplicado=False, modo="sincrono", status=job["status"], job=job,
+                mensagem="Fila indisponível: o comprovante foi processado na hora.")
+    return jsonify(body), 200
+
+
+def _answer(comprovante_id: int, job_id: str | None, receipt: Any = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"comprovante_id": comprovante_id, "job_id": job_id,
+                            "status_url": f"/jobs/{job_id}/status" if job_id else None}
+    if receipt is not None:
+        body["comprovante"] = registry.describe(receipt)
+        if job_id and (job := jobs.get_status(job_id)):
+            body["job"] = job
+            body["status"] = job["status"]
+    return body
