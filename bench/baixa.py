@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 from core import embedded_redis  # noqa: E402
 
 BURST = int(os.environ.get("BENCH_BURST", 2_000))
-PACED = int(os.environ.get("BENCH_PACED", 300))
-PACED_RATE_PER_S = 40
+PACED = int(os.environ.get("BENCH_PACED", 200))
+PACED_RATE_PER_S = 10  # a busy store; well below capacity, so this is latency, not queueing
 STORE = "LOJA-BENCH"
 
 

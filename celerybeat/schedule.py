@@ -28,12 +28,15 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         "health.mark_silent_devices": {
             "task": "health.mark_silent_devices",
             "schedule": 60.0,
-            "options": {"expires": 55},  # a missed minute is covered by the next one
+            # default queue: the health queue's batch worker only reads reports;
+            # a missed minute is covered by the next one
+            "options": {"queue": "default", "expires": 55},
         },
         "health.prune_history": {
             "task": "health.prune_history",
             "schedule": crontab(hour=3, minute=45),
             "kwargs": {"keep_days": settings.health_history_days},
+            "options": {"queue": "default"},
         },
         # sync: Consinco -> Plusoft every night, all entities in order (01:00 São Paulo)
         "plusoft.sincronizar_agendado": {

@@ -144,7 +144,7 @@ def _estoque_do_perfil(carteira: Carteira, rng: random.Random, cod: str, kind: s
         entrada(rng.randrange(1, 10), 10)
         entrada(rng.randrange(10, 20), 20)
     elif kind == "so_entrada_passada":
-        estoque(rng.randrange(0, 3))
+        estoque(0)
         entrada(-rng.randrange(1, 15), 100_000)
     # "nunca": no stock row and no entries at all
 

@@ -110,6 +110,8 @@ def carregar_lote(session: Session, nums: Sequence[str], hoje: date) -> Lote:
 
 @dataclass(frozen=True)
 class ItemAnalisado:
+    """One order line measured against its product's stock and entries."""
+
     item: Item
     estoque: Decimal
     disponivel: Decimal  # of this line's quantity, on hand now
@@ -121,6 +123,7 @@ class ItemAnalisado:
         return self.disponivel >= self.item.quantidade
 
     def as_json(self) -> dict[str, Any]:
+        """Return the line as the results show it (numbers as floats, dates as ISO text)."""
         return {
             "cod_produto": self.item.cod_produto,
             "nome_produto": self.item.nome_produto,

@@ -77,6 +77,7 @@ def _key(analise_id: str, part: str) -> str:
 
 
 def id_valido(analise_id: str) -> bool:
+    """Return whether the text has the shape of an analysis id (32 hex digits)."""
     return bool(_ID.match(analise_id))
 
 

@@ -7,6 +7,7 @@ import logging
 import os
 import select
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -122,7 +123,7 @@ def run(config: AgentConfig, use_stdin: bool) -> int:
 
     if not use_stdin:
         check_permission(config)
-    spool = Spool(config.spool_path)
+    spool = open_spool(config)
     publisher = Publisher(config, spool)
     intake = Intake(config, spool, publisher, echo=sys.stdout if use_stdin else None)
     stop, failed = threading.Event(), threading.Event()
@@ -139,7 +140,7 @@ def run(config: AgentConfig, use_stdin: bool) -> int:
     else:
         reader = _thread("scanner", Scanner(config, intake, stop).run, failed)
         threads.append(reader)
-    _start_health(config, spool, stop)
+    health = _start_health(config, spool, stop)
 
     systemd.notify("READY=1")
     interval = systemd.watchdog_interval_s()
@@ -151,26 +152,29 @@ def run(config: AgentConfig, use_stdin: bool) -> int:
     systemd.notify("STOPPING=1")
     stop.set()
     publisher.wake.set()
-    for thread in {*threads, reader}:
-        thread.join(timeout=config.publish_timeout_s + 2)
+    for thread in {*threads, reader, *([health] if health else [])}:
+        thread.join(timeout=config.publish_timeout_s + 2)  # before the spool closes
     log.info("edge agent stopped; %d scan(s) left in the spool", spool.depth())
     spool.close()
     return 1 if failed.is_set() else 0
 
 
-def _start_health(config: AgentConfig, spool: Spool, stop: threading.Event) -> None:
-    """Start edge_agent.health's reporter when that module is installed."""
+def _start_health(config: AgentConfig, spool: Spool,
+                  stop: threading.Event) -> threading.Thread | None:
+    """Start edge_agent.health's reporter when that module is installed; return its thread."""
     try:
         from edge_agent import health
     except ImportError:
-        return
+        return None
     start_reporter = getattr(health, "start_reporter", None)
     if start_reporter is None:
-        return
+        return None
     try:
-        start_reporter(config, spool, stop)
+        thread = start_reporter(config, spool, stop)
     except Exception:  # noqa: BLE001 - scanning matters more than health reports
         log.exception("health reporter failed to start; scanning continues")
+        return None
+    return thread if isinstance(thread, threading.Thread) else None
 
 
 def _redact(url: str) -> str:
@@ -185,9 +189,18 @@ def _iso(epoch: str | None) -> str | None:
     return datetime.fromtimestamp(float(epoch), timezone.utc).isoformat() if epoch else None
 
 
+def open_spool(config: AgentConfig) -> Spool:
+    """Open the spool, or raise ConfigError (a directory the agent cannot write, a full disk:
+    restarting will not help, a person must)."""
+    try:
+        return Spool(config.spool_path)
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(f"spool {config.spool_path} cannot be opened: {exc}") from None
+
+
 def status(config: AgentConfig) -> dict[str, Any]:
     """Return spool depth, oldest scan, last publish and whether the broker answers now."""
-    spool = Spool(config.spool_path)
+    spool = open_spool(config)
     try:
         publisher = Publisher(config, spool)
         reachable = publisher.broker_reachable()
@@ -207,7 +220,7 @@ def status(config: AgentConfig) -> dict[str, Any]:
 
 def drain(config: AgentConfig) -> tuple[int, int]:
     """Publish everything spooled now; return (sent, still pending)."""
-    spool = Spool(config.spool_path)
+    spool = open_spool(config)
     try:
         publisher = Publisher(config, spool)
         try:

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
@@ -84,8 +84,9 @@ def _text(value: Any, limit: int) -> str:
 def _begin(session: Session) -> None:
     # READ COMMITTED on MariaDB: after waiting on another scan's row lock, our reads must see
     # what it committed (REPEATABLE READ would show the snapshot from before the wait).
+    # SET TRANSACTION covers just the next transaction: one round trip, nothing to reset.
     if dialect_name() == "mysql":
-        session.connection(execution_options={"isolation_level": "READ COMMITTED"})
+        session.execute(text("SET TRANSACTION ISOLATION LEVEL READ COMMITTED"))
 
 
 def registrar_baixa(scan_id: Any = None, product_id: Any = None, store_key: Any = None,
@@ -264,7 +265,7 @@ class BaixaTask(JobTask):
             log.error("dead-letter parked in Redis (database down) scan_id=%s", entry["reference"])
 
 
-@celery_app.task(name="baixa.registrar", base=BaixaTask, bind=True)
+@celery_app.task(name="baixa.registrar", base=BaixaTask, bind=True, ignore_result=True, track_started=False)
 def registrar(self: Any, scan_id: Any = None, product_id: Any = None, store_key: Any = None,
               device_id: Any = None, scanned_at: Any = None, **_ignored: Any) -> dict[str, Any]:
     """Task wrapper of registrar_baixa: retries with backoff while the database is down."""

@@ -5,8 +5,11 @@ is rejected with its reason, logged and counted, and the task returns normally: 
 cannot fix it and the worker keeps going. A database failure is retried with backoff and,
 after the last try, kept in the dead-letter list.
 
-Run the health queue on a threads pool (Procfile `worker_health`) so concurrent reports
-share commits (core/health/group_commit.py); on a prefork pool it still works, one by one.
+In production the health queue is read by the batch worker (core/health/batch_worker.py,
+Procfile `health_worker`), which stores these same messages a batch at a time; this task is
+the same contract on any Celery worker (tests, a worker that also lists `health`). On a
+threads pool concurrent reports share commits (core/health/group_commit.py).
+The housekeeping tasks below run on the `default` queue: the batch worker only reads reports.
 """
 from __future__ import annotations
 
@@ -37,13 +40,13 @@ def report(self: Any, report: Any) -> dict[str, Any]:
     return {"device": row["raspberry_id"], "applied": applied}
 
 
-@celery_app.task(name="health.mark_silent_devices")
+@celery_app.task(name="health.mark_silent_devices", queue="default")
 def mark_silent_devices() -> dict[str, int]:
     """Mark devices not heard from stale / offline (Beat, every minute)."""
     return fleet.mark_silent_devices()
 
 
-@celery_app.task(name="health.prune_history")
+@celery_app.task(name="health.prune_history", queue="default")
 def prune_history(keep_days: int | None = None) -> int:
     """Delete history samples older than the kept days (Beat, daily)."""
     return fleet.prune_history(keep_days or get_settings().health_history_days)

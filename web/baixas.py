@@ -11,7 +11,7 @@ from sqlalchemy.sql import Select
 
 from core import deadletter
 from core.db import session_scope
-from core.models import BaixaEstorno, BaixaLeitura, Produto, ProdutoRemovido
+from core.models import BaixaEstorno, BaixaLeitura, DeadLetter, Produto, ProdutoRemovido
 from core.models.baixa import REMOVED
 from core.redis_client import get_redis
 from core.sse import stream_key
@@ -162,8 +162,10 @@ def api_dead_letters() -> Any:
 def api_replay(entry_id: int) -> Any:
     """Send a given-up scan to the baixa queue again (idempotent on its scan_id)."""
     require_admin()
-    if not any(e.id == entry_id for e in deadletter.list_open(TASK_NAME, limit=10_000)):
-        abort(404, description="Item não encontrado ou já reenviado.")
+    with session_scope() as session:
+        entry = session.get(DeadLetter, entry_id)
+        if entry is None or entry.task_name != TASK_NAME or entry.replayed_at is not None:
+            abort(404, description="Item não encontrado ou já reenviado.")
     task_id = deadletter.replay(entry_id, current_user.username)
     if task_id is None:
         abort(409, description="Item já reenviado.")

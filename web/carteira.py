@@ -40,6 +40,7 @@ class Filtros:
 
     @classmethod
     def da_requisicao(cls) -> "Filtros":
+        """Read the filters from the query string, ignoring values that do not parse."""
         args = request.args
         por_pagina = args.get("por_pagina", 50, type=int)
         return cls(busca=args.get("busca", "").strip()[:100],
@@ -49,6 +50,7 @@ class Filtros:
                    por_pagina=por_pagina if por_pagina in POR_PAGINA else 50)
 
     def aplicar(self, stmt: Select[Any]) -> Select[Any]:
+        """Restrict a query on Pedido to the open orders these filters select."""
         stmt = stmt.where(Pedido.aberto.is_(True))
         if self.busca:
             stmt = stmt.where(or_(Pedido.num_pedido.startswith(self.busca, autoescape=True),
@@ -86,6 +88,7 @@ def brl(valor: Decimal) -> str:
 
 @bp.get("/carteira")
 def index() -> Any:
+    """The open orders, paginated and filtered; the page's JS analyses the visible ones."""
     filtros = Filtros.da_requisicao()
     with session_scope() as session:
         total = session.scalar(filtros.aplicar(select(func.count()).select_from(Pedido))) or 0
@@ -109,6 +112,7 @@ def index() -> Any:
 
 @bp.post("/api/carteira/ruptura/analises")
 def iniciar_analise() -> Any:
+    """Start an analysis of the posted orders: 202 with its id and SSE channel."""
     from tasks.ruptura import iniciar_analise as enfileirar
 
     pedidos = (request.get_json(silent=True) or {}).get("pedidos")
@@ -126,6 +130,7 @@ def iniciar_analise() -> Any:
 
 @bp.get("/api/carteira/ruptura/analises/<analise_id>")
 def resultados_da_analise(analise_id: str) -> Any:
+    """Progress and stored results of the current user's analysis (reconnect, second tab)."""
     estado = ruptura_analises.estado(analise_id)
     if estado is None or ruptura_analises.dono(analise_id) != current_user.id:
         abort(404, description="Análise não encontrada (ou expirada).")

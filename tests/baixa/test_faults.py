@@ -1,7 +1,6 @@
 """Fault tests: a worker killed mid-baixa, and MariaDB down during scans."""
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -13,8 +12,11 @@ from sqlalchemy.engine import make_url
 
 from core import deadletter
 from core.db import make_engine
-from core.models import DeadLetter, Produto
+from core.models import Produto
+from core.redis_client import get_redis
 from core.settings import reset_settings
+from tasks.app import celery_app
+from tasks.baixa import PENDING_DEAD_LETTERS, recuperar_dead_letters
 from tests.baixa.support import (OwnRedis, outcomes, removals_by_product, scan_message,
                                  seed_products, sender, shelf_count, spawn_worker_on,
                                  stop_process, wait_for)
@@ -113,10 +115,6 @@ def test_retries_spent_land_in_dead_letter_and_replay_removes(mariadb: str, work
     """The database stays down longer than the retries: the scan is parked (Redis, since the
     dead-letter table is down too), reaches the dead-letter table when MariaDB returns, and a
     replay writes it off. The in-process worker reaches MariaDB through a TCP proxy we cut."""
-    from tasks.app import celery_app
-    from tasks.baixa import PENDING_DEAD_LETTERS, recuperar_dead_letters
-    from core.redis_client import get_redis
-
     seed_products("LOJA-001", [900_200])
     real = make_url(mariadb)
     proxy = TcpProxy(real.host or "127.0.0.1", real.port or 3306)

@@ -198,3 +198,13 @@ def test_sd_notify_ready_and_watchdog(tmp_path: Path) -> None:
         assert received[0] == "READY=1"
         assert "WATCHDOG=1" in received[1:]
         assert sock.recv(100).decode() in ("WATCHDOG=1", "STOPPING=1")
+
+
+def test_agent_imports_no_server_code() -> None:
+    # The Pi has no SQLAlchemy, Flask or MySQL driver: the agent must not need them.
+    probe = ("import sys, edge_agent.cli, edge_agent.scanner, edge_agent.health; "
+             "print(sorted({m.split('.')[0] for m in sys.modules}))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    loaded = set(json.loads(out.replace("'", '"')))
+    assert not loaded & {"core", "tasks", "web", "sqlalchemy", "flask", "MySQLdb", "pydantic"}

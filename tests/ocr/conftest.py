@@ -41,7 +41,7 @@ def offline_engine() -> Any:
     """One offline OCR engine for the session (model loading takes a moment)."""
     from core.comprovantes.ocr.engines import OfflineEngine
 
-    return OfflineEngine(threads=2)
+    return OfflineEngine(threads=1)
 
 
 def uploads_snapshot() -> set[Path]:

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from core.db import session_scope
 from core.models import DeadLetter
 from tests.ocr.conftest import job_events, wait_for_job
-from tests.ocr.receipts import make_receipt, mismatches, render_png
+from core.comprovantes.ocr.reading import pdf_text_layer
+from tests.ocr.receipts import make_receipt, render_pdf, render_png
 
 
 def upload(client: Any, data: bytes) -> dict[str, Any]:
@@ -26,10 +27,6 @@ def test_transient_google_failure_is_retried_then_succeeds(client: Any, worker: 
     configure(ocr_engine="google", google_vision_endpoint=standin.endpoint, ocr_max_retries=2)
     receipt = make_receipt("mercadopago", 41)
     png = render_png(receipt)
-    from core.comprovantes import pix
-    from core.comprovantes.ocr.reading import pdf_text_layer
-    from tests.ocr.receipts import render_pdf
-
     standin.register(png, pdf_text_layer(render_pdf(receipt), 5))
     standin.fail_next(1, status=503)
     body = upload(client, png)
@@ -46,7 +43,9 @@ def test_retries_are_bounded_and_the_give_up_is_recorded(client: Any, worker: An
     # Must survive: Vision down for good -> 1 + max_retries calls, a readable error, a dead letter.
     configure(ocr_engine="google", google_vision_endpoint=standin.endpoint, ocr_max_retries=1)
     standin.fail_next(10, status=500)
-    body = upload(client, render_png(make_receipt("inter", 42)))
+    png = render_png(make_receipt("inter", 42))
+    standin.register(png, "nunca lido")
+    body = upload(client, png)
     status = wait_for_job(body["job_id"])
     assert status["status"] == "failed" and status["error"] == "O Google Vision não respondeu (falha temporária). Desistimos após 2 tentativas."
     assert len(standin.requests) == 2

@@ -1,6 +1,7 @@
 """The carteira page and its API over real HTTP: SSE cut and resumed, isolation, re-analysis."""
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from typing import Any
@@ -14,15 +15,25 @@ from tests.ruptura.conftest import Carteira, pedidos_simples, sse_events
 API = "/api/carteira/ruptura"
 
 
-def slow_analysis(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
-    """Make each order take a while, so an analysis is still running when the test acts."""
+def hold_order(monkeypatch: pytest.MonkeyPatch, num_pedido: str) -> threading.Event:
+    """Hold the (in-process) worker analysing `num_pedido` until the returned event is set."""
     real = ruptura.analisar_pedido
+    gate = threading.Event()
 
-    def slow(*args: Any) -> dict[str, Any]:
-        time.sleep(seconds)
-        return real(*args)
+    def held(pedido: ruptura.PedidoCarteira, *args: Any) -> dict[str, Any]:
+        if pedido.num_pedido == num_pedido:
+            assert gate.wait(10), "the test never released the held order"
+        return real(pedido, *args)
 
-    monkeypatch.setattr(ruptura, "analisar_pedido", slow)
+    monkeypatch.setattr(ruptura, "analisar_pedido", held)
+    return gate
+
+
+def wait_until(condition: Any, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.02)
 
 
 def start(http: requests.Session, url: str, nums: list[str]) -> dict[str, Any]:
@@ -36,7 +47,7 @@ def test_sse_cut_mid_analysis_then_resumed_with_last_event_id_misses_nothing(
         carteira: Carteira, worker: Any, live_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     # What must survive: every order's result reaches the client across a dropped connection.
     nums = pedidos_simples(carteira, 120)  # 6 batches
-    slow_analysis(monkeypatch, 0.01)
+    gate = hold_order(monkeypatch, nums[-1])  # the last batch waits until after the cut
     http = live_server.session()
     analise = start(http, live_server.url, nums)
     assert analise["canal"] == f"ruptura:{analise['analise_id']}" and analise["workers"] == 2
@@ -49,8 +60,11 @@ def test_sse_cut_mid_analysis_then_resumed_with_last_event_id_misses_nothing(
         received.append(event)
         if event["event"] == "resultados":
             break
-    first.close()  # the cut
-    assert not ruptura_analises.estado(analise["analise_id"])["completo"], "cut was not mid-analysis"
+    first.close()  # the cut, mid-analysis: the held batch cannot have finished
+    # the other five batches publish while the client is away
+    wait_until(lambda: ruptura_analises.estado(analise["analise_id"])["processados"] >= 100)
+    assert not ruptura_analises.estado(analise["analise_id"])["completo"]
+    gate.set()
 
     second = http.get(stream, headers={"Last-Event-ID": received[-1]["id"]}, stream=True, timeout=30)
     for event in sse_events(second):
@@ -78,13 +92,11 @@ def test_analyses_are_isolated_per_user(carteira: Carteira, worker: Any, live_se
     assert ana.get(f"{live_server.url}/stream?channel=ruptura:{'f' * 32}", timeout=10).status_code == 403
 
     # the owner (a reconnecting page or a second tab) gets every stored result
-    deadline = time.monotonic() + 30
-    while True:
-        estado = admin.get(f"{live_server.url}{API}/analises/{analise['analise_id']}", timeout=10).json()
-        if estado["completo"] or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    assert estado["completo"] and sorted(r["num_pedido"] for r in estado["resultados"]) == nums
+    def stored() -> dict[str, Any]:
+        return admin.get(f"{live_server.url}{API}/analises/{analise['analise_id']}", timeout=10).json()
+
+    wait_until(lambda: stored()["completo"])
+    assert sorted(r["num_pedido"] for r in stored()["resultados"]) == nums
 
 
 def test_start_rejects_bad_input(client: Any) -> None:

@@ -1,0 +1,146 @@
+"""The health queue's batch worker on the real Redis broker: reports sent as the Pis send them
+are stored, bad ones rejected and counted, foreign tasks dead-lettered, a database failure
+loses nothing, and a worker killed with -9 mid-stream loses nothing. Each test reads a queue
+of its own, so the session's Celery worker (which reads `health`) does not compete."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from core import deadletter
+from core.health import batch_worker
+from core.health.batch_worker import HealthBatchWorker
+from core.health.report import rejection_counts
+from core.redis_client import get_redis
+from tests.conftest import ROOT
+from tests.health.helpers import ago, device_count, device_row, sample_count, seed_report
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float = 30, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def queue() -> Iterator[str]:
+    name = f"health-test-{uuid.uuid4().hex[:10]}"
+    yield name
+    get_redis().delete(name)
+
+
+def send(queue: str, report: Any, task: str = "health.report") -> None:
+    """Publish as the agent does: by task name, JSON, no result kept."""
+    from tasks.app import celery_app
+
+    celery_app.send_task(task, args=[report], queue=queue, ignore_result=True)
+
+
+def drained(queue: str) -> bool:
+    redis = get_redis()
+    return redis.llen(queue) == 0 and redis.hlen("unacked") == 0
+
+
+@pytest.fixture
+def run_worker(queue: str) -> Iterator[Callable[[], None]]:
+    """Start the batch worker on `queue` in a thread (call it), stopped at the end."""
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def start() -> None:
+        worker = HealthBatchWorker(batch_max=50, queue=queue)
+        thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+        thread.start()
+        threads.append(thread)
+
+    yield start
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=15)
+        assert not thread.is_alive()
+
+
+@pytest.mark.mariadb
+def test_reports_are_stored_in_batches_and_bad_ones_rejected(
+        db: str, queue: str, run_worker: Callable[[], None]) -> None:
+    for n in range(120):
+        send(queue, seed_report(f"pi-{n % 40:02d}", at=ago(100 - n), cpu_percent=float(n % 100)))
+    send(queue, {"wifi_status": "connected"})
+    send(queue, seed_report("pi-bad", cpu_percent="alto"))
+    send(queue, "not json {")
+    send(queue, {"scan_id": "x"}, task="baixa.registrar")  # a foreign task on the health queue
+    run_worker()
+
+    wait_until(lambda: sample_count() == 120 and drained(queue), what="120 reports stored, queue drained")
+    assert device_count() == 40
+    row = device_row("pi-00")
+    assert row is not None and row.cpu_percent == 80.0  # its newest report (n = 80)
+    assert rejection_counts() == {"missing_id": 1, "invalid": 1, "not_object": 1, "total": 3}
+    # kept for a person to replay (to its own queue), not dropped and not run here
+    assert [entry.task_name for entry in deadletter.list_open()] == ["baixa.registrar"]
+
+
+def test_database_failure_requeues_the_batch_and_loses_nothing(
+        db: str, queue: str, run_worker: Callable[[], None], monkeypatch: pytest.MonkeyPatch) -> None:
+    # What must survive a failed commit: every report of the failed batch, stored on a later try.
+    real_apply = batch_worker.apply_reports
+    failures = []
+
+    def flaky_apply(rows: list[dict[str, Any]]) -> list[bool]:
+        if not failures:
+            failures.append(len(rows))
+            raise OperationalError("INSERT", {}, Exception("database went away"))
+        return real_apply(rows)
+
+    monkeypatch.setattr(batch_worker, "apply_reports", flaky_apply)
+    for n in range(30):
+        send(queue, seed_report(f"pi-{n:02d}"))
+    run_worker()
+    wait_until(lambda: device_count() == 30 and drained(queue), what="all 30 stored after the failure")
+    assert failures and failures[0] > 0
+    assert sample_count() == 30
+
+
+@pytest.mark.mariadb
+def test_batch_worker_killed_mid_stream_loses_nothing(db: str, queue: str) -> None:
+    # What must survive kill -9 of the batch worker in the middle of the stream: every report
+    # (one device each) ends in the database, and the queue ends empty with nothing unacked.
+    total = 2000
+    for n in range(total):
+        send(queue, seed_report(f"pi-{n:05d}", at=ago(1)))
+    # A short visibility timeout, so the restarted worker takes back what the killed one held.
+    env = {**os.environ, "STOCKFLOW_DATABASE_URL": db, "STOCKFLOW_VISIBILITY_TIMEOUT_S": "2",
+           "STOCKFLOW_LOG_LEVEL": "WARNING", "STOCKFLOW_HEALTH_BATCH_MAX": "50"}
+    command = [sys.executable, "-c", "import sys, threading; from core.health.batch_worker import "
+               "HealthBatchWorker; HealthBatchWorker(50, queue=sys.argv[1]).run(threading.Event())",
+               queue]
+    worker = subprocess.Popen(command, cwd=ROOT, env=env)
+    try:
+        wait_until(lambda: device_count() > 0, what="the first commit")
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert device_count() < total, "the kill came too late to be mid-stream"
+
+    worker = subprocess.Popen(command, cwd=ROOT, env=env)
+    try:
+        wait_until(lambda: device_count() == total and drained(queue), timeout_s=90,
+                   what="every report stored after the restart")
+    finally:
+        worker.kill()
+        worker.wait(timeout=10)
+    assert sample_count() == total
