@@ -43,6 +43,5 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "task": "plusoft.sincronizar_agendado",
             "schedule": crontab(hour=settings.plusoft_schedule_hour,
                                 minute=settings.plusoft_schedule_minute),
-            "options": {"expires": 3_600},  # a Beat down past 02:00 waits for the next night
         },
     }

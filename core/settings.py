@@ -131,6 +131,9 @@ class Settings(BaseSettings):
     plusoft_max_attempts: int = Field(default=6, ge=1, le=20)
     # Longest wait between attempts, whatever Retry-After says.
     plusoft_retry_max_s: float = Field(default=60.0, gt=0)
+    # When every attempt failed, the task itself tries again after this many seconds
+    # (doubling, 3 times) before the job fails; the run waits at its checkpoint meanwhile.
+    plusoft_retry_later_s: float = Field(default=30.0, gt=0)
     plusoft_batch_size: int = Field(default=1_000, ge=1, le=10_000)
     # A sync task stops after this many seconds and re-enqueues itself from the checkpoint,
     # so no task runs near the broker visibility timeout.

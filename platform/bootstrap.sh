@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(python3-venv libmariadb-dev pkg-config libmagic1 gcc python3-dev)
+packages=(python3-venv libmariadb-dev pkg-config libmagic1 gcc python3-dev fonts-dejavu-core)
 [[ "${1:-}" == "--test-tools" ]] && packages+=(chromium docker-compose)
 
 missing=()

@@ -265,7 +265,7 @@ class BaixaTask(JobTask):
             log.error("dead-letter parked in Redis (database down) scan_id=%s", entry["reference"])
 
 
-@celery_app.task(name="baixa.registrar", base=BaixaTask, bind=True, ignore_result=True, track_started=False)
+@celery_app.task(name="baixa.registrar", base=BaixaTask, bind=True)
 def registrar(self: Any, scan_id: Any = None, product_id: Any = None, store_key: Any = None,
               device_id: Any = None, scanned_at: Any = None, **_ignored: Any) -> dict[str, Any]:
     """Task wrapper of registrar_baixa: retries with backoff while the database is down."""

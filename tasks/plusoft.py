@@ -23,7 +23,7 @@ from core.consinco.source import dispose_source_engine
 from core.plusoft import locks, runs
 from core.plusoft.client import PlusoftUnavailable
 from core.plusoft.sync import sync_slice
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from core.sse import publish_safely
 from tasks.app import celery_app
 from tasks.base import JobTask, retry_countdown
@@ -34,6 +34,7 @@ SSE_CHANNEL = "sync"
 JOB_KIND = "plusoft.sincronizar"
 # Live updates at most this often; the final state of a run is always published.
 PUBLISH_EVERY_S = 0.5
+DEFAULT_PLUSOFT_URL = Settings.model_fields["plusoft_base_url"].default
 
 
 def scheduled_entities() -> list[str]:
@@ -43,6 +44,24 @@ def scheduled_entities() -> list[str]:
     if unknown:
         raise ValueError(f"STOCKFLOW_PLUSOFT_ENTITIES: entidades desconhecidas {unknown}")
     return names
+
+
+class SyncNotConfigured(RuntimeError):
+    """Production without a real Consinco or Plusoft: syncing the demo data would lie."""
+
+
+def ensure_configured(settings: Settings | None = None) -> None:
+    """Refuse to sync in production against the demo source or the local stand-in."""
+    settings = settings or get_settings()
+    if not settings.is_production:
+        return
+    missing = [name for name, value in (
+        ("STOCKFLOW_CONSINCO_URL", settings.consinco_url),
+        ("STOCKFLOW_PLUSOFT_BASE_URL", "" if settings.plusoft_base_url == DEFAULT_PLUSOFT_URL
+         else settings.plusoft_base_url)) if not value]
+    if missing:
+        raise SyncNotConfigured("Sincronização não configurada em produção: defina "
+                                f"{', '.join(missing)}.")
 
 
 @dataclass(frozen=True)
@@ -62,6 +81,7 @@ def trigger(entidades: Sequence[str], mode: str = INCREMENTAL, triggered_by: str
         raise ValueError(f"entidades desconhecidas: {unknown or '(nenhuma)'}")
     if mode not in runs.MODES:
         raise ValueError(f"modo inválido: {mode!r} (use {' ou '.join(runs.MODES)})")
+    ensure_configured()
     job_id = str(uuid.uuid4())
     holder = locks.acquire(entidades, job_id, get_settings().plusoft_lock_ttl_s)
     if holder is not None:
@@ -111,7 +131,8 @@ def sincronizar(self: SyncTask, entidades: list[str], modo: str = INCREMENTAL,
         result = sync_slice(entidade, modo, job_id, disparado_por, on_batch=progress)
     except PlusoftUnavailable as exc:
         if self.request.retries < self.max_retries:
-            countdown = retry_countdown(self.request.retries, base_s=30.0)
+            countdown = retry_countdown(self.request.retries,
+                                        base_s=settings.plusoft_retry_later_s)
             locks.renew(remaining, job_id, settings.plusoft_lock_ttl_s + int(countdown))
             log.warning("sync retry later job=%s entidade=%s in_s=%.0f", job_id, entidade,
                         countdown)

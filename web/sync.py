@@ -14,7 +14,7 @@ from core.consinco.source import source_session
 from core.plusoft import locks, runs
 from core.redis_client import get_redis
 from core.sse import stream_key
-from tasks.plusoft import SSE_CHANNEL, Trigger, trigger
+from tasks.plusoft import SSE_CHANNEL, SyncNotConfigured, Trigger, trigger
 from web.sse import register_channel
 
 bp = Blueprint("sync", __name__)
@@ -75,8 +75,11 @@ def _trigger(entidades: list[str]) -> Any:
     mode = str(body.get("modo") or request.args.get("modo") or INCREMENTAL)
     if mode not in runs.MODES:
         abort(422, description=f"Modo inválido: {mode!r}. Use 'incremental' ou 'full'.")
-    # No owner: a second user triggering the same entity is answered with this job.
-    started: Trigger = trigger(entidades, mode, triggered_by=current_user.username)
+    try:
+        # No owner: a second user triggering the same entity is answered with this job.
+        started: Trigger = trigger(entidades, mode, triggered_by=current_user.username)
+    except SyncNotConfigured as exc:
+        abort(503, description=str(exc))
     answer = {"job_id": started.job_id, "entidades": entidades, "modo": mode,
               "ja_em_andamento": not started.created,
               "status_url": url_for("jobs.status", job_id=started.job_id)}

@@ -99,19 +99,21 @@ def validate_upload(raw_name: str | None, data: bytes) -> AcceptedUpload:
 
 
 def check_image(data: bytes, max_pixels: int) -> None:
-    """Refuse images over the pixel limit (read from the header, before decoding) or unreadable."""
+    """Refuse images over the pixel limit (read from the header, before any decoding) or broken.
+
+    Pillow's verify() walks the file's structure (chunk checksums) without decoding pixels:
+    decoding is the OCR worker's job, and it never sees an image over the limit.
+    """
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-            if width * height > max_pixels:
-                raise UploadRefused(
-                    f"Imagem grande demais ({width}x{height} pixels; máximo {max_pixels:,} pixels)."
-                    .replace(",", "."), status=413)
-            image.verify()
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
-                image.load()
+                width, height = image.size
+                if width * height > max_pixels:
+                    raise UploadRefused(
+                        f"Imagem grande demais ({width}x{height} pixels; máximo {max_pixels:,} pixels)."
+                        .replace(",", "."), status=413)
+                image.verify()
     except UploadRefused:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):

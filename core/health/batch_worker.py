@@ -16,6 +16,7 @@ Both this process and ordinary Celery workers may consume the `health` queue at 
 """
 from __future__ import annotations
 
+import argparse
 import logging
 import random
 import signal
@@ -161,13 +162,17 @@ def _call_arguments(body: Any) -> tuple[list[Any] | None, dict[str, Any] | None]
     return None, None
 
 
-def main() -> int:
-    """Run the batch worker until SIGTERM / SIGINT; the batch in hand is stored and acked first."""
+def main(argv: list[str] | None = None) -> int:
+    """Run the batch worker until SIGTERM / SIGINT; the batch in hand is stored and acked, and
+    messages received but not yet stored go back to the queue. Return the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m core.health.batch_worker")
+    parser.add_argument("--queue", default=QUEUE, help="queue to read (default: health)")
+    args = parser.parse_args(argv)
     configure_logging()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    HealthBatchWorker(get_settings().health_batch_max).run(stop)
+    HealthBatchWorker(get_settings().health_batch_max, queue=args.queue).run(stop)
     return 0
 
 

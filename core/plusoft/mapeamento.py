@@ -8,7 +8,7 @@ timestamps with the store's UTC offset, strings trimmed, blanks and NULLs as nul
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo

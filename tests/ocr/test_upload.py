@@ -122,6 +122,7 @@ def test_upload_answers_at_once_and_the_worker_fills_the_fields(client: Any, wor
         assert len(stored.sha256) == 64
 
 
+@pytest.mark.mariadb
 def test_same_file_again_returns_the_first_receipt(client: Any, worker: Any) -> None:
     pdf = render_pdf(make_receipt("caixa", 33))
     first = post(client, "a.pdf", pdf).get_json()
@@ -171,7 +172,10 @@ def test_broker_down_falls_back_to_processing_in_the_request(client: Any, monkey
     # Must survive: with no broker, the upload still answers with the extracted result.
     from tasks.app import celery_app
 
+    # The broker URL now points at a closed port; the cached producer pool is dropped so the
+    # next publish connects there (monkeypatch puts the working pool back afterwards).
     monkeypatch.setitem(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    monkeypatch.setattr(celery_app.amqp, "_producer_pool", None)
     receipt = make_receipt("picpay", 35)
     response = post(client, "picpay.pdf", render_pdf(receipt))
     assert response.status_code == 200, response.get_data(as_text=True)

@@ -11,7 +11,8 @@ from core import jobs
 from core.consinco.entities import ENTITIES
 from core.plusoft import locks
 from core.plusoft.standin import PlusoftStandIn
-from tasks.plusoft import Trigger, trigger
+from core.settings import Settings
+from tasks.plusoft import SyncNotConfigured, Trigger, ensure_configured, trigger
 from tests.sync.conftest import load_source, wait_until
 from tests.sync.test_sync import wait_for_job
 
@@ -135,3 +136,13 @@ def test_page_shows_entities_and_live_progress(page: Any, worker: Any, standin: 
     page.wait_for_selector("#sync-history tr[data-run] >> text=vendas")
     for text in favicon_errors:
         page.console_errors.remove(text)
+
+
+def test_production_refuses_to_sync_the_demo_source_or_the_stand_in() -> None:
+    production = dict(env="production", secret_key="s" * 40, redis_url="redis://redis:6379/0",
+                      database_url="mysql+mysqldb://stockflow@db/stockflow", flower_basic_auth="a:b")
+    with pytest.raises(SyncNotConfigured, match="STOCKFLOW_CONSINCO_URL, STOCKFLOW_PLUSOFT_BASE_URL"):
+        ensure_configured(Settings(**production))
+    ensure_configured(Settings(**production, consinco_url="oracle+oracledb://u:p@erp:1521/?service_name=C",
+                               plusoft_base_url="https://plusoft.example/api/v1/carga"))
+    ensure_configured(Settings())  # development: the demo source and the stand-in are the point

@@ -4,7 +4,6 @@ resending accepted batches; incremental runs send only what changed; hand-overs 
 time slices keep one job; rejected rows are counted and named."""
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,16 +15,15 @@ from core.consinco.entities import ENTITIES
 from core.consinco.models import Produto
 from core.consinco.queries import FULL, INCREMENTAL
 from core.db import session_scope
-from core.models import SyncCheckpoint
-from core.plusoft import runs
+from core.models import Job, SyncCheckpoint
+from core.plusoft import locks, runs
 from core.plusoft.client import PlusoftUnavailable
 from core.plusoft.standin import PlusoftStandIn
 from core.plusoft.sync import sync_slice
 from core.settings import reset_settings
-from tasks.plusoft import trigger
+from tasks.plusoft import sincronizar_agendado, trigger
 from tests.sync.conftest import load_source, wait_until
 
-KEYS = {name: entity.key for name, entity in ENTITIES.items()}
 PLUSOFT_KEY_FIELDS = {"filiais": ("IDFILIAL",), "produtos": ("IDPRODUTO",),
                       "clientes": ("IDPESSOA",),
                       "vendas": ("DATVENDA", "IDFILIAL", "IDCUPOM", "IDPRODUTO")}
@@ -155,3 +153,53 @@ def test_rejected_rows_are_counted_and_named(db: str, standin: PlusoftStandIn) -
     assert "não é A nem I" in reasons[(1010,)]
     assert reasons[(1001,)] == reasons[(1002,)] == "Plusoft: rejeição simulada"
     assert 1010 not in {r["IDPRODUTO"] for r in standin.records["produtos"]}
+
+
+@pytest.mark.parametrize("failures, outcome, resumes", [(4, "finished", 2), (8, "failed", 3)])
+def test_plusoft_down_the_task_tries_later_then_gives_up_visibly(
+        worker: Any, standin: PlusoftStandIn, sync_env: Any, failures: int, outcome: str,
+        resumes: int) -> None:
+    # Must survive: Plusoft answering 500 to every attempt on batch 2. The task tries again
+    # later (3 times, 2 attempts each). Back in time (4 failures): the same run finishes.
+    # Down for good (8): the job fails, the run waits at its checkpoint with its error, the
+    # lock is released, and the next trigger resumes the run.
+    sync_env.update({"STOCKFLOW_PLUSOFT_MAX_ATTEMPTS": "2", "STOCKFLOW_PLUSOFT_RETRY_LATER_S": "0.1"})
+    reset_settings()
+    load_source(vendas=1_000)  # 2 batches
+    standin.inject("ok", *["500"] * failures)
+    started = trigger(["vendas"], FULL, triggered_by="teste")
+    job = wait_for_job(started.job_id, outcome)
+    run = runs.latest_by_entity(["vendas"])["vendas"]
+    assert run is not None and run["status"] == outcome and run["retomadas"] == resumes
+    assert standin.state()["falhas_pendentes"] == []
+    if outcome == "failed":
+        assert "Plusoft indisponível após 2 tentativas: HTTP 500" in job["error"]
+        assert run["linhas_enviadas"] == 500 and "HTTP 500" in run["erro"]
+        wait_until(lambda: locks.holder("vendas") is None)
+        again = trigger(["vendas"], FULL, triggered_by="teste")
+        assert again.created
+        wait_for_job(again.job_id)
+        run = runs.latest_by_entity(["vendas"])["vendas"]
+        assert run is not None and run["status"] == "finished"
+    assert run["linhas_enviadas"] == 1_000
+    keys = delivered_keys(standin, "vendas")
+    assert len(keys) == len(set(keys)) == 1_000
+
+
+def test_nightly_entry_syncs_the_scheduled_entities_in_order(worker: Any, standin: PlusoftStandIn,
+                                                            sync_env: Any) -> None:
+    sync_env["STOCKFLOW_PLUSOFT_ENTITIES"] = "filiais,vendas"
+    reset_settings()
+    load_source(vendas=600, produtos=10, clientes=10)
+    sincronizar_agendado.apply_async(ignore_result=True)  # what Beat sends at 01:00
+
+    def sync_job() -> str | None:
+        with session_scope() as session:
+            return session.scalar(select(Job.id).where(Job.kind == "plusoft.sincronizar"))
+
+    done = wait_for_job(wait_until(sync_job, 30, "the nightly job"))
+    assert list(done["result"]["entidades"]) == ["filiais", "vendas"]
+    assert dict(standin.rows) == {"filiais": 25, "vendas": 600}
+    assert [key.split(":")[0] for key in standin.batch_keys] == ["filiais", "vendas", "vendas"]
+    for run in runs.latest_by_entity(["filiais", "vendas"]).values():
+        assert run is not None and run["disparado_por"] == "agendador" and run["modo"] == INCREMENTAL
