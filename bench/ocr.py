@@ -3,7 +3,8 @@
 Measured in one run, on the same embedded Redis, database and receipts:
 - ours, upload: 20 concurrent HTTP clients (bearer token) post receipts to POST /api/comprovantes
   on gunicorn (gevent, 2 workers, as the Procfile runs it) while 2 Celery worker processes
-  (at nice 10) OCR the queue -> upload_p50_ms, upload_p95_ms (time to the 202);
+  OCR the queue (STOCKFLOW_BENCH_OCR_NICE=10 runs them at a lower CPU priority, as the
+  deployment docs recommend) -> upload_p50_ms, upload_p95_ms (time to the 202);
 - ours, throughput: a corpus of 54 generated receipts (9 bank layouts x 6: PNG, JPEG and
   scanned PDFs) uploaded, then read by the 2 worker processes on the offline engine; the clock
   runs from the first upload to the last job finished -> receipts_per_s;
@@ -39,9 +40,11 @@ MYSQL_URL = os.environ.get("STOCKFLOW_BENCH_MYSQL_URL",
 CLIENTS = 20
 PER_LAYOUT = 6
 KINDS = ("png", "jpeg", "png", "pdf-scan", "png", "jpeg")
-EXTRA_UPLOADS = 200  # posted while the corpus is being OCR'd, for the latency figures
+EXTRA_UPLOADS = 100  # posted while the corpus is being OCR'd, for the latency figures
 WORKER_PROCESSES = 2
-OCR_NICE = 10
+OCR_NICE = int(os.environ.get("STOCKFLOW_BENCH_OCR_NICE", "0"))
+# The whole run stays under 5 minutes: receipts not read by then are reported, not waited for.
+READ_DEADLINE_S = 180
 
 
 def log(message: str) -> None:
@@ -144,8 +147,8 @@ def main() -> None:
             [str(ROOT / ".venv/bin/gunicorn"), "--worker-class", "gevent", "--workers", "2",
              "--bind", f"127.0.0.1:{web_port}", "--log-level", "warning", "web:create_app()"],
             cwd=ROOT, env=env))
-        # OCR is background work: at nice 10 it yields the CPU to the web workers (the
-        # deployment docs recommend the same for the ocr worker: systemd Nice=10).
+        # OCR_NICE > 0 runs the OCR workers at a lower CPU priority than the web (what the
+        # deployment docs recommend); 0 is the Procfile as it is.
         processes.append(subprocess.Popen(
             ["nice", "-n", str(OCR_NICE), sys.executable, "-m", "celery", "-A", "tasks", "worker", "--queues", "ocr",
              "--concurrency", str(WORKER_PROCESSES), "--pool", "prefork", "--hostname", "bench-ocr@%h",
@@ -191,21 +194,24 @@ def main() -> None:
 
         job_ids = [answer["job_id"] for _, answer in corpus_answers]
         pending = set(job_ids)
-        while pending:
+        while pending and time.monotonic() - started < READ_DEADLINE_S:
             for job_id in list(pending):
                 status = jobs.get_status(job_id)
                 if status and status["status"] in ("finished", "failed"):
                     pending.discard(job_id)
-            if time.monotonic() - started > 240:
-                raise TimeoutError(f"{len(pending)} corpus receipts not read after 240 s")
             time.sleep(0.1)
         elapsed = time.monotonic() - started
+        read = len(corpus) - len(pending)
+        if pending:
+            log(f"{len(pending)} corpus receipts still unread after {READ_DEADLINE_S} s (busy machine?)")
 
         from core.comprovantes import registry
         from tests.ocr.receipts import mismatches
 
         fields = wrong = wrong_strict = failed = 0
         for (receipt, _, _), (_, answer) in zip(corpus, corpus_answers):
+            if answer["job_id"] in pending:
+                continue
             saved = registry.get(answer["comprovante_id"])
             assert saved is not None
             dados = pix.DadosPix()
@@ -228,11 +234,12 @@ def main() -> None:
         result = {
             "upload_p50_ms": round(statistics.median(latencies), 1),
             "upload_p95_ms": round(percentile(latencies, 95), 1),
-            "receipts_per_s": round(len(corpus) / elapsed, 3),
+            "receipts_per_s": round(read / elapsed, 3),
             "field_accuracy": round(1 - wrong / fields, 4),
             "field_accuracy_strict": round(1 - wrong_strict / fields, 4),
             "baseline_sync_upload_p50_ms": round(statistics.median(baseline_ms), 1),
-            "uploads": len(latencies), "corpus": len(corpus), "fields": fields, "failed_jobs": failed,
+            "uploads": len(latencies), "corpus": len(corpus), "corpus_read": read, "fields": fields,
+            "failed_jobs": failed,
             "ocr_worker_processes": WORKER_PROCESSES, "ocr_worker_nice": OCR_NICE, "clients": CLIENTS,
         }
         print(json.dumps(result), flush=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -61,7 +62,8 @@ def make_source(path: Path, rows: int) -> str:
             SELECT CASE WHEN i % 5 = 0 THEN NULL ELSE 500001 + i % 20000 END,
                    1 + (i / 4) % 25, i / 4, 1001 + (i % 4) * 250 + (i / 4) % 250,
                    date('2025-01-01', '+' || (i / {per_day}) || ' days'),
-                   1 + i % 5, round(1.99 + (i % 5000) / 100.0, 2), round(2.49 + (i % 5000) / 100.0, 2),
+                   1 + i % 5, round(1.99 + (i % 5000) / 100.0, 2),
+                   round(2.49 + (i % 5000) / 100.0, 2),
                    0.5, round(0.44 + (i % 5000) / 450.0, 2), 'LOJA FÍSICA', 'VENDA',
                    1 + i % 4, 'CARTÃO DE CRÉDITO'
             FROM n""")
@@ -186,7 +188,8 @@ def main() -> None:
             "baseline_rows_per_s": round(base_large["rows_per_s"]),
             "baseline_rss_10k_mb": round(base_small["peak_rss_mb"], 1),
             "baseline_rss_1m_mb": round(base_large["peak_rss_mb"], 1),
-            "baseline_rss_growth_mb": round(base_large["peak_rss_mb"] - base_small["peak_rss_mb"], 1),
+            "baseline_rss_growth_mb": round(
+                base_large["peak_rss_mb"] - base_small["peak_rss_mb"], 1),
         }
         print(json.dumps(result))
     finally:
@@ -194,6 +197,7 @@ def main() -> None:
         redis.terminate()
         standin.wait(timeout=10)
         redis.wait(timeout=10)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

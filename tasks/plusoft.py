@@ -108,8 +108,9 @@ class SyncTask(JobTask):
             super().before_start(task_id, args, kwargs)
 
 
+# ignore_result: the job registry and sync_runs hold the outcome; nobody waits on Celery's.
 @celery_app.task(name="plusoft.sincronizar", base=SyncTask, bind=True, queue="sync",
-                 max_retries=3)
+                 max_retries=3, ignore_result=True)
 def sincronizar(self: SyncTask, entidades: list[str], modo: str = INCREMENTAL,
                 job_id: str | None = None, disparado_por: str = "manual", indice: int = 0,
                 parte: int = 0, resultados: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -174,7 +175,8 @@ class _ProgressReporter:
 
     def __init__(self, job_id: str, entidades: list[str], indice: int,
                  remaining: list[str]) -> None:
-        self.job_id, self.entidades, self.indice, self.remaining = job_id, entidades, indice, remaining
+        self.job_id, self.entidades = job_id, entidades
+        self.indice, self.remaining = indice, remaining
         self.last_publish = 0.0
 
     def __call__(self, run: dict[str, Any]) -> None:

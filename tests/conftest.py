@@ -67,7 +67,9 @@ def _session_resources() -> Iterator[None]:
 
 def pytest_generate_tests(metafunc: Any) -> None:
     if "db_backend" in metafunc.fixturenames:
-        backends = ["sqlite", "mariadb"] if metafunc.definition.get_closest_marker("mariadb") else ["sqlite"]
+        marker = metafunc.definition.get_closest_marker
+        backends = (["mariadb"] if marker("mariadb_only") else
+                    ["sqlite", "mariadb"] if marker("mariadb") else ["sqlite"])
         metafunc.parametrize("db_backend", backends, indirect=True)
 
 

@@ -29,8 +29,10 @@ STATUS_LABELS = {"running": "em andamento", "finished": "concluída", "failed": 
 
 @bp.get("/sync")
 def index() -> Any:
+    """Each entity's last run with a trigger button, and the run history (live over SSE)."""
     since = latest_event_id()
-    latest = {name: with_liveness(run) for name, run in runs.latest_by_entity(list(ENTITIES)).items()}
+    latest = {name: with_liveness(run)
+              for name, run in runs.latest_by_entity(list(ENTITIES)).items()}
     history = [with_liveness(run) for run in runs.recent_runs(30)]
     return render_template("sync/index.html", entidades=list(ENTITIES), latest=latest,
                            history=history, since=since, labels=STATUS_LABELS)
@@ -51,17 +53,20 @@ def source_page(entidade: str) -> Any:
 
 @bp.post("/api/plusoft/<entidade>/sincronizar")
 def sync_one(entidade: str) -> Any:
+    """Sync one entity: body {"modo": "incremental" | "full"} (optional)."""
     _entity_or_404(entidade)
     return _trigger([entidade])
 
 
 @bp.post("/api/plusoft/sincronizar")
 def sync_all() -> Any:
+    """Sync every entity in order: filiais, produtos, clientes, vendas."""
     return _trigger(list(ENTITIES))
 
 
 @bp.get("/api/plusoft/execucoes")
 def history() -> Any:
+    """The newest runs first: ?entidade=vendas&limite=30."""
     entidade = request.args.get("entidade") or None
     if entidade:
         _entity_or_404(entidade)
@@ -71,7 +76,8 @@ def history() -> Any:
 
 def _trigger(entidades: list[str]) -> Any:
     """Enqueue a sync (202) or answer with the job already syncing (200)."""
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    body = body if isinstance(body, dict) else {}
     mode = str(body.get("modo") or request.args.get("modo") or INCREMENTAL)
     if mode not in runs.MODES:
         abort(422, description=f"Modo inválido: {mode!r}. Use 'incremental' ou 'full'.")
@@ -114,7 +120,8 @@ def _int_arg(name: str, default: int, minimum: int, maximum: int | None = None) 
     try:
         value = int(raw)
     except ValueError:
-        abort(422, description=f"Parâmetro '{name}' deve ser um número inteiro (recebido: {raw!r}).")
+        abort(422, description=(f"Parâmetro '{name}' deve ser um número inteiro "
+                                f"(recebido: {raw!r})."))
     if value < minimum:
         abort(422, description=f"Parâmetro '{name}' deve ser no mínimo {minimum}.")
     if maximum is not None and value > maximum:

@@ -23,8 +23,10 @@ ALLOWED_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png
 MAX_NAME_CHARS = 255
 
 # Markup that makes a file a browser polyglot (it renders as a page if ever served as HTML).
-MARKUP = re.compile(rb"<\s*(script|html|body|iframe|svg|object|embed)\b|<!doctype\s+html|javascript:|<\?php",
-                    re.IGNORECASE)
+# Every pattern is long enough not to turn up by chance in compressed image or PDF data
+# (a bare "<svg" would, once in a few hundred large files): SVG counts with an event handler.
+MARKUP = re.compile(rb"<\s*(script|html|body|iframe|object|embed)\b|<!doctype\s+html|javascript:|<\?php"
+                    rb"|<\s*svg\b[^>]{0,200}\bon[a-z]+\s*=", re.IGNORECASE)
 
 # PDF names that run code or carry files. /JS and /AA are short enough to occur by chance
 # inside compressed data, so the raw scan skips stream bodies; the parsed scan (pypdf,

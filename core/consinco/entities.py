@@ -57,10 +57,10 @@ def to_json(value: Any) -> Any:
     return value.isoformat() if isinstance(value, (date, datetime)) else value
 
 
-def from_json(column: Column[Any], value: Any) -> Any:
+def from_json(column: Column[Any] | None, value: Any) -> Any:
     """Return a JSON key or watermark value as the column's Python type."""
-    if value is None:
-        return None
+    if value is None or column is None:
+        return value
     python_type = column.type.python_type
     if python_type is datetime:
         return datetime.fromisoformat(value)

@@ -84,7 +84,8 @@ def count_rows(session: Session, entity: SourceEntity, last_key: Sequence[Any] |
     return int(session.scalar(statement) or 0)
 
 
-def watermark_ceiling(session: Session, entity: SourceEntity, timezone: str) -> date | datetime | None:
+def watermark_ceiling(session: Session, entity: SourceEntity,
+                      timezone: str) -> date | datetime | None:
     """Return the upper bound of a run starting now: yesterday for a sales day, else the
     newest watermark in the source (its own clock, so no skew between servers)."""
     column = entity.watermark_column

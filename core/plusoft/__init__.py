@@ -1,1 +1,1 @@
-"""Plusoft's transactional-load API: the payload mapping, the HTTP client, the sync and a stand-in."""
+"""Plusoft's transactional-load API: payload mapping, HTTP client, the sync, a stand-in."""

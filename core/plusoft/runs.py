@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.consinco.entities import SourceEntity, from_json, to_json
-from core.consinco.queries import FULL, INCREMENTAL, count_rows, watermark_ceiling, watermark_filters
+from core.consinco.queries import (FULL, INCREMENTAL, count_rows, watermark_ceiling,
+                                   watermark_filters)
 from core.consinco.source import source_session
 from core.db import session_scope
 from core.models import SyncCheckpoint, SyncRun
@@ -72,8 +73,8 @@ def open_run(entity: SourceEntity, mode: str, job_id: str | None, triggered_by: 
                 run.status, run.error, run.job_id = RUNNING, None, job_id
                 run.heartbeat_at = utcnow()
                 return OpenRun(run.id, entity.name, run.mode,
-                               from_json(column, run.watermark_since) if column is not None else None,
-                               from_json(column, run.watermark_until) if column is not None else None,
+                               from_json(column, run.watermark_since),
+                               from_json(column, run.watermark_until),
                                checkpoint.last_key, resumed)
         since = checkpoint.watermark if mode == INCREMENTAL else None
         run = SyncRun(id=str(uuid.uuid4()), entidade=entity.name, mode=mode, status=RUNNING,
@@ -84,9 +85,8 @@ def open_run(entity: SourceEntity, mode: str, job_id: str | None, triggered_by: 
         session.add(run)
         session.flush()
         checkpoint.run_id, checkpoint.last_key, checkpoint.updated_at = run.id, None, utcnow()
-        opened = OpenRun(run.id, entity.name, mode,
-                         from_json(column, since) if column is not None else None,
-                         ceiling, None, False)
+        opened = OpenRun(run.id, entity.name, mode, from_json(column, since), ceiling, None,
+                         False)
     with source_session() as source:
         total = count_rows(source, entity, None,
                            watermark_filters(entity, mode, opened.since, opened.until))

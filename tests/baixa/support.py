@@ -157,7 +157,9 @@ class Agent:
         self.spool_dir = workdir / "spool"
         self.broker_url = broker_url
         self.env = {"STOCKFLOW_AGENT_RECONNECT_BASE_S": "0.2", "STOCKFLOW_AGENT_RECONNECT_MAX_S": "1",
-                    "STOCKFLOW_AGENT_DEVICE_ID": "pi-test", **(env or {})}
+                    "STOCKFLOW_AGENT_DEVICE_ID": "pi-test",
+                    # health reports (edge_agent/health.py) are another area's tests' business
+                    "STOCKFLOW_AGENT_HEALTH_INTERVAL_S": "3600", **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
         self.stderr_path = workdir / "agent.log"
 

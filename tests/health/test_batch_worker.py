@@ -38,7 +38,7 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = 30, what: str =
 def queue() -> Iterator[str]:
     name = f"health-test-{uuid.uuid4().hex[:10]}"
     yield name
-    get_redis().delete(name)
+    get_redis().delete(name, f"_kombu.binding.{name}", f"_kombu.binding_permanent.{name}")
 
 
 def send(queue: str, report: Any, task: str = "health.report") -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -56,7 +55,7 @@ def test_schedule_hour_and_minute_come_from_settings() -> None:
     assert upcoming - datetime(2026, 6, 1, 2, 45, tzinfo=SAO_PAULO) == timedelta(hours=23, minutes=45)
 
 
-def test_two_beats_only_one_schedules() -> None:
+def test_two_beats_only_one_schedules(tmp_path: Path) -> None:
     # Must hold: with two Beat processes up, exactly one owns the RedBeat lock; the other
     # waits, and takes over once the first stops. A Redis database of its own keeps the
     # beats' messages away from the test workers.
@@ -65,8 +64,7 @@ def test_two_beats_only_one_schedules() -> None:
     client.flushdb()
     env = {**os.environ, "STOCKFLOW_REDIS_URL": url, "PYTHONPATH": str(ROOT)}
     env.pop("STOCKFLOW_BROKER_URL", None)
-    workdir = Path(tempfile.mkdtemp(prefix="beat-"))
-    logs = [workdir / "beat-a.log", workdir / "beat-b.log"]
+    logs = [tmp_path / "beat-a.log", tmp_path / "beat-b.log"]
     beats: list[subprocess.Popen[Any]] = []
     try:
         for log in logs:
@@ -74,7 +72,7 @@ def test_two_beats_only_one_schedules() -> None:
                 [sys.executable, "-m", "celery", "-A", "tasks", "beat", "-S",
                  "redbeat.RedBeatScheduler", "--loglevel", "INFO", "--pidfile", "",
                  "--max-interval", "1"],
-                cwd=workdir, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT))
+                cwd=tmp_path, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT))
             time.sleep(0.2)  # a starting order, so "first" is meaningful in the log
         lock_key = celery_app.conf.redbeat_key_prefix + ":lock"
         acquired = lambda log: "beat: Acquired lock" in log.read_text()  # noqa: E731
