@@ -15,7 +15,11 @@ from core.settings import get_settings
 # One queue per job family, so a slow OCR never delays a scan.
 QUEUES = ("baixa", "health", "ruptura", "ocr", "sync", "default")
 
-# The modules holding tasks; each family's task names start with its queue's name.
+# Task-name prefix -> queue. Anything else (maintenance.*) goes to "default".
+ROUTES = {"baixa.*": "baixa", "health.*": "health", "ruptura.*": "ruptura", "ocr.*": "ocr",
+          "plusoft.*": "sync"}
+
+# The modules holding tasks.
 TASK_MODULES = [
     "tasks.maintenance",
     "tasks.baixa",
@@ -57,7 +61,7 @@ def make_celery() -> Celery:
         enable_utc=True,
         task_default_queue="default",
         task_queues=[Queue(name) for name in QUEUES],
-        task_routes=[{f"{name}.*": {"queue": name} for name in QUEUES if name != "default"}],
+        task_routes=[{pattern: {"queue": queue} for pattern, queue in ROUTES.items()}],
         worker_hijack_root_logger=False,
         worker_cancel_long_running_tasks_on_connection_loss=False,
         # Beat: one scheduler even when two are started (RedBeat's Redis lock).
