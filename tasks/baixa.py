@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 RESPONSAVEL = "Leitor QRCODE"
 PRODUCT_ID_RE = re.compile(r"[0-9]{1,18}")
+BAD_SCAN_ID = "scan_id não é um UUID"
 # Dead letters that could not be written because the database was down wait here (Redis
 # list, AOF-persisted) until baixa.recuperar_dead_letters moves them into the table.
 PENDING_DEAD_LETTERS = "stockflow:baixa:dead-letters-pending"
@@ -65,7 +66,7 @@ def _problems(scan_id: Any, product_id: Any, store_key: Any, device_id: Any,
         if not isinstance(scan_id, str) or len(scan_id) != 36:
             raise ValueError
     except ValueError:
-        problems.append("scan_id não é um UUID")
+        problems.append(BAD_SCAN_ID)
     if isinstance(product_id, bool) or not PRODUCT_ID_RE.fullmatch(str(product_id or "")):
         problems.append("código do produto deve ter só dígitos (1 a 18)")
     if not isinstance(store_key, str) or not 0 < len(store_key) <= 64:
@@ -98,7 +99,7 @@ def registrar_baixa(scan_id: Any = None, product_id: Any = None, store_key: Any 
     the database cannot be reached.
     """
     problems = _problems(scan_id, product_id, store_key, device_id, scanned_at)
-    if "scan_id não é um UUID" in problems:
+    if BAD_SCAN_ID in problems:
         # Still one row per message: a deterministic id, so a redelivery finds it again.
         raw = json.dumps([scan_id, product_id, store_key, device_id, scanned_at], default=str)
         scan_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "stockflow:invalid-scan:" + raw))

@@ -37,11 +37,12 @@ class OcrTask(JobTask):
                   type(exc).__name__, exc)
         if comprovante_id is not None:
             processing.record_failure(int(comprovante_id), message)
-        if job_id := kwargs.get("job_id"):
-            jobs.mark_failed(job_id, message)
         if not isinstance(exc, OcrError) or isinstance(exc, OcrUnavailable):
             deadletter.record(self.name, list(args), dict(kwargs), message,
                               reference=str(comprovante_id) if comprovante_id is not None else task_id)
+        # Last, so whoever waits on the job sees a failure that is already fully recorded.
+        if job_id := kwargs.get("job_id"):
+            jobs.mark_failed(job_id, message)
 
 
 # The job registry holds the result, so Celery's result backend is not used: a web process

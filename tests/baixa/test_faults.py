@@ -55,32 +55,24 @@ def test_kill_9_worker_mid_baixa_redelivers_and_removes_once(tmp_path: Path, db:
     assert [o.outcome for o in outcomes()] == ["removed"]
 
 
-@pytest.fixture
-def mariadb(db: str, db_backend: str) -> str:
-    """The MariaDB URL of this test (the outage is a TCP cut, which SQLite has no use for)."""
-    if db_backend != "mariadb":
-        pytest.skip("a database outage is simulated on MariaDB's TCP connection")
-    return db
-
-
 def via_proxy(url: str, proxy: TcpProxy) -> str:
     return make_url(url).set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
 
 
-@pytest.mark.mariadb
-def test_mariadb_down_during_scans_nothing_lost(tmp_path: Path, mariadb: str) -> None:
+@pytest.mark.mariadb_only  # the outage is a cut of MariaDB's TCP connection
+def test_mariadb_down_during_scans_nothing_lost(tmp_path: Path, db: str) -> None:
     """MariaDB down during scans: nothing is lost, all are written off after it returns.
 
     The shared MariaDB is NOT stopped (other people use it): the subprocess worker reaches it
     through a TCP proxy started here, and the proxy is cut (connections dropped, new ones
     refused) and restored.
     """
-    real = make_url(mariadb)
+    real = make_url(db)
     proxy = TcpProxy(real.host or "127.0.0.1", real.port or 3306)
     ids = seed_products("LOJA-001", range(900_100, 900_120))
     redis = OwnRedis(tmp_path / "redis")
     worker = spawn_worker_on(redis.url, concurrency=2, extra_env={
-        "STOCKFLOW_DATABASE_URL": via_proxy(mariadb, proxy), "STOCKFLOW_BAIXA_RETRY_BASE_S": "0.5"})
+        "STOCKFLOW_DATABASE_URL": via_proxy(db, proxy), "STOCKFLOW_BAIXA_RETRY_BASE_S": "0.5"})
     app = sender(redis.url)
     client = redis.client()
     try:
@@ -109,18 +101,18 @@ def test_mariadb_down_during_scans_nothing_lost(tmp_path: Path, mariadb: str) ->
     assert not deadletter.list_open("baixa.registrar")
 
 
-@pytest.mark.mariadb
-def test_retries_spent_land_in_dead_letter_and_replay_removes(mariadb: str, worker: Any,
+@pytest.mark.mariadb_only  # the outage is a cut of MariaDB's TCP connection
+def test_retries_spent_land_in_dead_letter_and_replay_removes(db: str, worker: Any,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """The database stays down longer than the retries: the scan is parked (Redis, since the
     dead-letter table is down too), reaches the dead-letter table when MariaDB returns, and a
     replay writes it off. The in-process worker reaches MariaDB through a TCP proxy we cut."""
     seed_products("LOJA-001", [900_200])
-    real = make_url(mariadb)
+    real = make_url(db)
     proxy = TcpProxy(real.host or "127.0.0.1", real.port or 3306)
     monkeypatch.setenv("STOCKFLOW_BAIXA_MAX_RETRIES", "2")
     monkeypatch.setenv("STOCKFLOW_BAIXA_RETRY_BASE_S", "0.2")
-    use_database(via_proxy(mariadb, proxy))  # the in-process worker now goes through the proxy
+    use_database(via_proxy(db, proxy))  # the in-process worker now goes through the proxy
     message = scan_message(900_200)
     try:
         proxy.cut()
@@ -137,7 +129,7 @@ def test_retries_spent_land_in_dead_letter_and_replay_removes(mariadb: str, work
         wait_for(lambda: removals_by_product([900_200]), 30, "the replayed baixa")
     finally:
         proxy.close()
-        use_database(mariadb)
+        use_database(db)
         monkeypatch.delenv("STOCKFLOW_BAIXA_MAX_RETRIES")
         reset_settings()
     assert removals_by_product([900_200]) == {900_200: 1}
