@@ -65,7 +65,7 @@ def direct_loop(ids: list[int]) -> float:
     """The same transaction (registrar_baixa) in a plain loop on one connection; per second."""
     import uuid
 
-    from tasks.baixa import registrar_baixa
+    from core.baixa.registro import registrar_baixa
 
     started = time.perf_counter()
     for pid in ids:

@@ -1,10 +1,17 @@
 """Benchmark: receipt uploads and offline OCR, on MariaDB with the production process layout.
 
 Measured in one run, on the same embedded Redis, database and receipts:
-- ours, upload: 20 concurrent HTTP clients (bearer token) post receipts to POST /api/comprovantes
-  on gunicorn (gevent, 2 workers, as the Procfile runs it) while 2 Celery worker processes
-  OCR the queue (STOCKFLOW_BENCH_OCR_NICE=10 runs them at a lower CPU priority, as the
-  deployment docs recommend) -> upload_p50_ms, upload_p95_ms (time to the 202);
+- ours, upload: 20 concurrent clients (bearer token, one keep-alive connection each, posting
+  again as soon as an answer comes: 20 uploads always in flight) post receipts to
+  POST /api/comprovantes on gunicorn laid out as platform/Procfile's `web` line (gevent, its
+  --workers, access log on) while 2 Celery worker processes OCR the queue at the Procfile's
+  `worker_slow` priority (`nice -n 10`) -> upload_p50_ms, upload_p95_ms: the time from the
+  request's first byte sent to the 202's last byte received, as a client sees it. The client
+  is one asyncio loop on raw sockets with every multipart body encoded beforehand, so the
+  timed span holds no client-side encoding; its own CPU per upload is reported
+  (client_cpu_ms_per_upload), and so are gunicorn's own request times from its access log
+  (upload_server_p50_ms / p95: after the request head is read, to the response written) and
+  the web workers' CPU per upload (web_cpu_ms_per_upload);
 - ours, throughput: a corpus of 54 generated receipts (9 bank layouts x 6: PNG, JPEG and
   scanned PDFs) uploaded, then read by the 2 worker processes on the offline engine; the clock
   runs from the first upload to the last job finished -> receipts_per_s;
@@ -16,17 +23,21 @@ Measured in one run, on the same embedded Redis, database and receipts:
   time one upload would wait, single-threaded offline OCR + parsing -> baseline_sync_upload_p50_ms.
 
 Run: .venv/bin/python bench/ocr.py   (MariaDB from STOCKFLOW_BENCH_MYSQL_URL, or
-root@127.0.0.1:3306, database stockflow_bench_ocr, recreated). Last line: JSON.
+root@127.0.0.1:3306, database stockflow_bench_ocr, recreated). The web workers and the OCR
+workers' nice value come from platform/Procfile; STOCKFLOW_BENCH_WEB_WORKERS and
+STOCKFLOW_BENCH_OCR_NICE override them for experiments. Last line: JSON.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import re
+import secrets
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -42,7 +53,7 @@ PER_LAYOUT = 6
 KINDS = ("png", "jpeg", "png", "pdf-scan", "png", "jpeg")
 EXTRA_UPLOADS = 100  # posted while the corpus is being OCR'd, for the latency figures
 WORKER_PROCESSES = 2
-OCR_NICE = int(os.environ.get("STOCKFLOW_BENCH_OCR_NICE", "0"))
+PROCFILE = ROOT / "platform" / "Procfile"
 # The whole run stays under 5 minutes: receipts not read by then are reported, not waited for.
 READ_DEADLINE_S = 180
 
@@ -85,6 +96,82 @@ def wait_http(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60)
         except requests.RequestException:
             time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer")
+
+
+def procfile_layout() -> tuple[int, int]:
+    """Return (gunicorn workers of the `web` line, nice value of the `worker_slow` line)."""
+    lines = dict(line.split(":", 1) for line in PROCFILE.read_text().splitlines()
+                 if line and not line.startswith("#") and ":" in line)
+    workers = re.search(r"--workers\s+(\d+)", lines["web"])
+    nice = re.search(r"\bnice\s+-n\s+(\d+)", lines["worker_slow"])
+    return int(workers.group(1)) if workers else 1, int(nice.group(1)) if nice else 0
+
+
+def multipart(name: str, data: bytes) -> tuple[bytes, str]:
+    """Return (body, content type) of a form with one file field `arquivo`, as a browser sends it."""
+    boundary = f"----stockflow{secrets.token_hex(12)}"
+    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="arquivo"; filename="{name}"\r\n'
+            f"Content-Type: application/octet-stream\r\n\r\n").encode()
+    return head + data + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+async def post_all(port: int, token: str, uploads: list[tuple[str, bytes]],
+                   clients: int) -> list[tuple[float, dict[str, Any]]]:
+    """Post every upload with `clients` concurrent keep-alive connections; return (ms, answer) in order.
+
+    Each request is encoded before its clock starts; the clock runs from the first byte
+    written to the last byte of the answer read, so it holds the server's time and the
+    network, not the client's encoding or JSON decoding.
+    """
+    requests_ = []
+    for name, data in uploads:
+        body, content_type = multipart(name, data)
+        requests_.append((f"POST /api/comprovantes HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                          f"Authorization: Bearer {token}\r\nAccept: application/json\r\n"
+                          f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+                          ).encode() + body)
+    results: list[tuple[float, dict[str, Any]] | None] = [None] * len(uploads)
+    pending = iter(range(len(uploads)))
+
+    async def client() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for index in pending:
+                started = time.perf_counter()
+                writer.write(requests_[index])
+                status_line = await reader.readline()
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                answer = await reader.readexactly(length)
+                elapsed = (time.perf_counter() - started) * 1000
+                status = int(status_line.split()[1])
+                if status != 202:
+                    raise RuntimeError(f"upload {uploads[index][0]}: {status} {answer[:300]!r}")
+                results[index] = (elapsed, json.loads(answer))
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return [result for result in results if result is not None]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """Return the user + system CPU seconds the processes have used so far."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        times = psutil.Process(pid).cpu_times()
+        total += times.user + times.system
+    return total
+
+
+def server_times_ms(access_log: Path) -> list[float]:
+    """Return gunicorn's request time (ms) of every upload in its access log (last field, in us)."""
+    return [int(line.rsplit(" ", 1)[1]) / 1000 for line in access_log.read_text().splitlines()
+            if '"POST /api/comprovantes ' in line]
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -142,15 +229,22 @@ def main() -> None:
             baseline_ms.append((time.perf_counter() - started) * 1000)
         del engine
 
-        log("starting gunicorn (gevent, 2 workers) and 2 OCR worker processes")
+        web_workers, ocr_nice = procfile_layout()
+        web_workers = int(os.environ.get("STOCKFLOW_BENCH_WEB_WORKERS", web_workers))
+        ocr_nice = int(os.environ.get("STOCKFLOW_BENCH_OCR_NICE", ocr_nice))
+        log(f"starting gunicorn (gevent, {web_workers} workers) and {WORKER_PROCESSES} OCR worker "
+            f"processes at nice {ocr_nice}")
+        access_log = tmp / "access.log"
+        # As the Procfile's `web` line, with the access log written to a file and the request
+        # time (microseconds) appended to its default format.
         processes.append(subprocess.Popen(
-            [str(ROOT / ".venv/bin/gunicorn"), "--worker-class", "gevent", "--workers", "2",
-             "--bind", f"127.0.0.1:{web_port}", "--log-level", "warning", "web:create_app()"],
-            cwd=ROOT, env=env))
-        # OCR_NICE > 0 runs the OCR workers at a lower CPU priority than the web (what the
-        # deployment docs recommend); 0 is the Procfile as it is.
+            [str(ROOT / ".venv/bin/gunicorn"), "--worker-class", "gevent", "--workers", str(web_workers),
+             "--bind", f"127.0.0.1:{web_port}", "--log-level", "warning",
+             "--access-logfile", str(access_log),
+             "--access-logformat", '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(D)s',
+             "web:create_app()"], cwd=ROOT, env=env))
         processes.append(subprocess.Popen(
-            ["nice", "-n", str(OCR_NICE), sys.executable, "-m", "celery", "-A", "tasks", "worker", "--queues", "ocr",
+            ["nice", "-n", str(ocr_nice), sys.executable, "-m", "celery", "-A", "tasks", "worker", "--queues", "ocr",
              "--concurrency", str(WORKER_PROCESSES), "--pool", "prefork", "--hostname", "bench-ocr@%h",
              "--loglevel", "WARNING", "--without-mingle", "--without-gossip"], cwd=ROOT, env=env))
         base = f"http://127.0.0.1:{web_port}"
@@ -162,33 +256,28 @@ def main() -> None:
             if time.monotonic() > deadline:
                 raise TimeoutError("OCR workers did not answer a ping")
 
+        import psutil
         import requests
 
-        local = threading.local()
-
-        def session() -> Any:
-            if not hasattr(local, "http"):
-                local.http = requests.Session()
-                local.http.headers["Authorization"] = f"Bearer {token}"
-            return local.http
-
-        def upload(name: str, data: bytes) -> tuple[float, dict[str, Any]]:
-            started = time.perf_counter()
-            response = session().post(f"{base}/api/comprovantes", files={"arquivo": (name, data)},
-                                      timeout=60)
-            elapsed = (time.perf_counter() - started) * 1000
-            if response.status_code != 202:
-                raise RuntimeError(f"upload {name}: {response.status_code} {response.text}")
-            return elapsed, response.json()
+        # warm each gunicorn worker's imports and connections (not measured): concurrent
+        # requests on new connections, so that every worker gets some
+        def warm(_: int) -> None:
+            requests.get(f"{base}/api/comprovantes", headers={"Authorization": f"Bearer {token}"},
+                         timeout=30).raise_for_status()
 
         with ThreadPoolExecutor(CLIENTS) as pool:
-            # warm each gunicorn worker's imports and connections (not measured)
-            list(pool.map(lambda _: session().get(f"{base}/api/comprovantes", timeout=30), range(CLIENTS)))
-            log(f"uploading the corpus ({len(corpus)} receipts) with {CLIENTS} clients")
-            started = time.monotonic()
-            corpus_answers = list(pool.map(lambda item: upload(item[1], item[2]), corpus))
-            log(f"uploading {EXTRA_UPLOADS} more while the workers read the corpus")
-            extra_answers = list(pool.map(lambda item: upload(*item), extras))
+            list(pool.map(warm, range(2 * CLIENTS)))
+        web_pids = [child.pid for child in psutil.Process(processes[0].pid).children()]
+        access_log.write_text("")  # the warm-up requests are not measured
+        web_cpu_before, client_cpu_before = cpu_seconds(web_pids), time.process_time()
+        log(f"uploading the corpus ({len(corpus)} receipts) with {CLIENTS} clients")
+        started = time.monotonic()
+        corpus_answers = asyncio.run(post_all(web_port, token, [(n, d) for _, n, d in corpus], CLIENTS))
+        log(f"uploading {EXTRA_UPLOADS} more while the workers read the corpus")
+        extra_answers = asyncio.run(post_all(web_port, token, extras, CLIENTS))
+        uploads_done = len(corpus_answers) + len(extra_answers)
+        web_cpu_ms = (cpu_seconds(web_pids) - web_cpu_before) * 1000 / uploads_done
+        client_cpu_ms = (time.process_time() - client_cpu_before) * 1000 / uploads_done
 
         from core import jobs
 
@@ -231,16 +320,22 @@ def main() -> None:
                 log(f"{receipt.layout}: {bad}")
 
         latencies = [ms for ms, _ in corpus_answers + extra_answers]
+        server_ms = server_times_ms(access_log)
         result = {
             "upload_p50_ms": round(statistics.median(latencies), 1),
             "upload_p95_ms": round(percentile(latencies, 95), 1),
+            "upload_server_p50_ms": round(statistics.median(server_ms), 1),
+            "upload_server_p95_ms": round(percentile(server_ms, 95), 1),
+            "web_cpu_ms_per_upload": round(web_cpu_ms, 2),
+            "client_cpu_ms_per_upload": round(client_cpu_ms, 2),
             "receipts_per_s": round(read / elapsed, 3),
             "field_accuracy": round(1 - wrong / fields, 4),
             "field_accuracy_strict": round(1 - wrong_strict / fields, 4),
             "baseline_sync_upload_p50_ms": round(statistics.median(baseline_ms), 1),
             "uploads": len(latencies), "corpus": len(corpus), "corpus_read": read, "fields": fields,
             "failed_jobs": failed,
-            "ocr_worker_processes": WORKER_PROCESSES, "ocr_worker_nice": OCR_NICE, "clients": CLIENTS,
+            "web_workers": web_workers, "ocr_worker_processes": WORKER_PROCESSES, "ocr_worker_nice": ocr_nice,
+            "clients": CLIENTS,
         }
         print(json.dumps(result), flush=True)
     finally:

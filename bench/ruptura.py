@@ -61,9 +61,9 @@ def analisar_ingenuo(nums: list[str], hoje: date) -> list[dict[str, Any]]:
     """The seed's way: per order, a query for it and its items; per item, stock and entries."""
     from sqlalchemy import select
 
-    from core import ruptura
     from core.db import session_scope
     from core.models import EntradaProgramada, EstoqueAtual, Pedido, PedidoItem
+    from core.ruptura import analise
 
     resultados = []
     with session_scope() as session:
@@ -75,19 +75,19 @@ def analisar_ingenuo(nums: list[str], hoje: date) -> list[dict[str, Any]]:
             for item in itens:
                 estoque[item.cod_produto] = session.scalar(
                     select(EstoqueAtual.quantidade)
-                    .where(EstoqueAtual.cod_produto == item.cod_produto)) or ruptura.ZERO
+                    .where(EstoqueAtual.cod_produto == item.cod_produto)) or analise.ZERO
                 entradas[item.cod_produto] = [
-                    ruptura.Entrada(e.data_prevista, e.quantidade, e.origem)
+                    analise.Entrada(e.data_prevista, e.quantidade, e.origem)
                     for e in session.scalars(
                         select(EntradaProgramada)
                         .where(EntradaProgramada.cod_produto == item.cod_produto,
                                EntradaProgramada.data_prevista >= hoje)
                         .order_by(EntradaProgramada.data_prevista, EntradaProgramada.id))]
-            carteira = ruptura.PedidoCarteira(
+            carteira = analise.PedidoCarteira(
                 pedido.num_pedido, pedido.cliente, pedido.data_entrega_prevista,
-                tuple(ruptura.Item(i.cod_produto, i.nome_produto, i.quantidade, i.preco_unitario)
+                tuple(analise.Item(i.cod_produto, i.nome_produto, i.quantidade, i.preco_unitario)
                       for i in itens))
-            resultados.append(ruptura.analisar_pedido(carteira, estoque, entradas, hoje))
+            resultados.append(analise.analisar_pedido(carteira, estoque, entradas, hoje))
     return resultados
 
 
@@ -194,9 +194,9 @@ def main() -> None:
     worker = None
     try:
         from core import migrate
-        from core.carteira_demo import gerar_carteira, inserir
         from core.db import dispose_engine, session_scope
-        from core.ruptura import hoje_local
+        from core.ruptura.analise import hoje_local
+        from core.ruptura.demo import gerar_carteira, inserir
 
         recreate_database(MYSQL_URL)
         migrate.upgrade()

@@ -29,8 +29,8 @@ PRODUCT_WORDS = ("Arroz", "Feijão", "Café", "Açúcar", "Leite", "Óleo", "Mac
 
 DEMO_LOADERS: list[str] = [
     "core.demo:load_produtos",
-    "tasks.baixa:load_demo",
-    "core.carteira_demo:load_carteira",
+    "core.baixa.demo:load_demo",
+    "core.ruptura.demo:load_carteira",
     "core.health.demo:load_devices",
     "core.consinco.demo:load_consinco",
 ]

@@ -23,7 +23,8 @@ class ConfigurationError(RuntimeError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="STOCKFLOW_", extra="ignore")
+    # An empty variable means "use the default", as platform/env.example promises.
+    model_config = SettingsConfigDict(env_prefix="STOCKFLOW_", extra="ignore", env_ignore_empty=True)
 
     # --- platform -------------------------------------------------------------------
     env: Literal["development", "production", "test"] = "development"

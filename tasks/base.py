@@ -39,14 +39,28 @@ class JobTask(Task):
         if job_id:
             jobs.mark_finished(job_id, retval)
 
+    def failure_message(self, exc: BaseException) -> str:
+        """The readable error a person sees for a task that gave up (subclasses word it)."""
+        return f"{type(exc).__name__}: {exc}"
+
+    def should_dead_letter(self, exc: BaseException) -> bool:
+        """Whether a replay could help (subclasses exclude failures that are final)."""
+        return self.dead_letter
+
+    def record_failure(self, message: str, args: Any, kwargs: dict[str, Any]) -> None:
+        """Save the failure where the domain shows it (subclasses; the job registry is below)."""
+
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: dict[str, Any],
                    einfo: Any) -> None:
-        error = f"{type(exc).__name__}: {exc}"
-        log.error("task failed task=%s id=%s error=%s", self.name, task_id, error)
+        message = self.failure_message(exc)
+        log.error("task failed task=%s id=%s error=%s: %s", self.name, task_id,
+                  type(exc).__name__, exc)
+        self.record_failure(message, args, kwargs)
+        if self.should_dead_letter(exc):
+            reference = kwargs.get(self.dead_letter_reference) if self.dead_letter_reference else None
+            deadletter.record(self.name, list(args), dict(kwargs), message,
+                              reference=str(reference) if reference is not None else task_id)
+        # Last, so whoever waits on the job sees a failure that is already fully recorded.
         job_id = kwargs.get("job_id")
         if job_id:
-            jobs.mark_failed(job_id, error)
-        if self.dead_letter:
-            reference = kwargs.get(self.dead_letter_reference) if self.dead_letter_reference else None
-            deadletter.record(self.name, list(args), dict(kwargs), error,
-                              reference=str(reference) if reference is not None else task_id)
+            jobs.mark_failed(job_id, message)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from core import deadletter, jobs
+from core import jobs
 from core.comprovantes import processing
 from core.comprovantes.ocr.errors import OcrError, OcrUnavailable
 from core.settings import get_settings
@@ -24,25 +24,20 @@ class OcrTask(JobTask):
     dead_letter = True
     dead_letter_reference = "comprovante_id"
 
-    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: dict[str, Any],
-                   einfo: Any) -> None:
-        comprovante_id = kwargs.get("comprovante_id", args[0] if args else None)
+    def failure_message(self, exc: BaseException) -> str:
         if isinstance(exc, OcrUnavailable):
-            message = f"{exc} Desistimos após {self.request.retries + 1} tentativas."
-        elif isinstance(exc, OcrError):
-            message = str(exc)
-        else:
-            message = "Erro inesperado ao processar o comprovante."
-        log.error("receipt failed comprovante=%s task=%s error=%s: %s", comprovante_id, task_id,
-                  type(exc).__name__, exc)
+            return f"{exc} Desistimos após {self.request.retries + 1} tentativas."
+        if isinstance(exc, OcrError):
+            return str(exc)
+        return "Erro inesperado ao processar o comprovante."
+
+    def should_dead_letter(self, exc: BaseException) -> bool:
+        return isinstance(exc, OcrUnavailable) or not isinstance(exc, OcrError)
+
+    def record_failure(self, message: str, args: Any, kwargs: dict[str, Any]) -> None:
+        comprovante_id = kwargs.get("comprovante_id", args[0] if args else None)
         if comprovante_id is not None:
             processing.record_failure(int(comprovante_id), message)
-        if not isinstance(exc, OcrError) or isinstance(exc, OcrUnavailable):
-            deadletter.record(self.name, list(args), dict(kwargs), message,
-                              reference=str(comprovante_id) if comprovante_id is not None else task_id)
-        # Last, so whoever waits on the job sees a failure that is already fully recorded.
-        if job_id := kwargs.get("job_id"):
-            jobs.mark_failed(job_id, message)
 
 
 # The job registry holds the result, so Celery's result backend is not used: a web process

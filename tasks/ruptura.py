@@ -2,7 +2,7 @@
 
 `iniciar_analise` records the analysis and enqueues its batches of 20 on the `ruptura`
 queue (settings.ruptura_workers processes consume it); each batch publishes its own results
-on the analysis's SSE channel (core.ruptura_analises).
+on the analysis's SSE channel (core.ruptura.analises).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from core import ruptura, ruptura_analises
+from core.ruptura import analise, analises
 from tasks.app import celery_app
 from tasks.base import JobTask, retry_countdown
 
@@ -27,19 +27,19 @@ MAX_RETRIES = 3
 def analisar_lote(self: JobTask, analise_id: str, lote: int, pedidos: list[str]) -> dict[str, Any]:
     """Analyse one batch on fresh data and hand its results to the analysis."""
     try:
-        resultados = ruptura.analisar_pedidos(pedidos)
+        resultados = analise.analisar_pedidos(pedidos)
     except SQLAlchemyError as exc:
         if self.request.retries < MAX_RETRIES:
             raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries))
         # Given up on the database: every order of the batch is reported failed, so the
         # page shows why and the analysis still completes.
         log.error("ruptura batch gave up analise=%s lote=%s error=%s", analise_id, lote, exc)
-        resultados = [ruptura.falha(num, "Banco de dados indisponível; tente reanalisar.")
+        resultados = [analise.falha(num, "Banco de dados indisponível; tente reanalisar.")
                       for num in pedidos]
     try:
-        publicado = ruptura_analises.registrar_lote(analise_id, self.request.id, lote, resultados)
+        publicado = analises.registrar_lote(analise_id, self.request.id, lote, resultados)
     except RedisError as exc:
-        # Safe to run again: results are claimed once per order (see core.ruptura_analises).
+        # Safe to run again: results are claimed once per order (see core.ruptura.analises).
         raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries))
     if not publicado:
         log.info("ruptura batch not published (analysis expired or complete) analise=%s lote=%s",
@@ -47,12 +47,12 @@ def analisar_lote(self: JobTask, analise_id: str, lote: int, pedidos: list[str])
     return {"analise_id": analise_id, "lote": lote, "pedidos": len(pedidos)}
 
 
-def iniciar_analise(owner_id: int, pedidos: Sequence[str]) -> ruptura_analises.NovaAnalise:
+def iniciar_analise(owner_id: int, pedidos: Sequence[str]) -> analises.NovaAnalise:
     """Record an analysis of these orders for its owner and enqueue its batches, first batch first."""
-    analise = ruptura_analises.criar(owner_id, pedidos)
+    nova = analises.criar(owner_id, pedidos)
     with celery_app.producer_or_acquire() as producer:
-        for numero, lote in enumerate(analise.lotes, start=1):
+        for numero, lote in enumerate(nova.lotes, start=1):
             analisar_lote.apply_async(
-                kwargs={"analise_id": analise.analise_id, "lote": numero, "pedidos": lote},
+                kwargs={"analise_id": nova.analise_id, "lote": numero, "pedidos": lote},
                 producer=producer)
-    return analise
+    return nova

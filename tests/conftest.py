@@ -41,7 +41,7 @@ MYSQL_URL = os.environ.get("STOCKFLOW_TEST_MYSQL_URL",
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 from core import db as core_db  # noqa: E402
-from core.redis_client import get_redis, reset_redis  # noqa: E402
+from core.redis_client import get_redis  # noqa: E402
 from core.settings import reset_settings  # noqa: E402
 
 

@@ -73,7 +73,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
         if wants_json():
-            return jsonify(error=exc.description, status=exc.code), exc.code
+            return jsonify(error=describe(exc), status=exc.code), exc.code
         return exc
 
     return app
@@ -85,3 +85,22 @@ def wants_json() -> bool:
         return True
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+# Werkzeug's default descriptions are English; users read Portuguese.
+DEFAULT_MESSAGES = {
+    400: "Requisição inválida.", 401: "Autenticação necessária.", 403: "Acesso negado.",
+    404: "Não encontrado.", 405: "Método não permitido.", 422: "Dados inválidos.",
+    429: "Muitas requisições; tente de novo em instantes.", 500: "Erro interno do servidor.",
+}
+
+
+def describe(exc: HTTPException) -> str:
+    """Return the error's own message, or a pt-BR one in place of Werkzeug's default."""
+    if exc.description != type(exc).description:
+        return str(exc.description)
+    if exc.code == 413:
+        from core.comprovantes.validation import too_large_message
+
+        return too_large_message()
+    return DEFAULT_MESSAGES.get(exc.code or 500, str(exc.description))

@@ -10,12 +10,13 @@ from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.sql import Select
 
 from core import deadletter
+from core.baixa.estorno import EstornoError, desfazer_baixa, estorno_event
+from core.baixa.registro import store_channel
 from core.db import session_scope
 from core.models import BaixaEstorno, BaixaLeitura, DeadLetter, Produto, ProdutoRemovido
 from core.models.baixa import REMOVED
 from core.redis_client import get_redis
 from core.sse import stream_key
-from tasks.baixa import EstornoError, desfazer_baixa, estorno_event, store_channel
 from web.auth import require_admin
 from web.sse import register_channel
 

@@ -11,9 +11,9 @@ from flask import Blueprint, abort, jsonify, render_template, request
 from flask_login import current_user
 from sqlalchemy import Select, func, or_, select
 
-from core import ruptura, ruptura_analises
 from core.db import session_scope
 from core.models import Pedido, PedidoItem
+from core.ruptura import analise, analises
 from core.settings import get_settings
 from web.sse import register_channel
 
@@ -24,7 +24,7 @@ POR_PAGINA = (25, 50, 100, 200)
 
 def _dono_le(user: Any, analise_id: str) -> bool:
     # Only whoever started the analysis reads it (not even an administrator).
-    return ruptura_analises.dono(analise_id) == user.id
+    return analises.dono(analise_id) == user.id
 
 
 register_channel("ruptura", _dono_le)
@@ -120,19 +120,19 @@ def iniciar_analise() -> Any:
             isinstance(num, str) and 0 < len(num) <= 30 for num in pedidos):
         abort(400, description="Envie {\"pedidos\": [\"num_pedido\", ...]}.")
     try:
-        analise = enfileirar(current_user.id, pedidos)
+        nova = enfileirar(current_user.id, pedidos)
     except ValueError as exc:
         abort(400, description=str(exc))
-    return jsonify(analise_id=analise.analise_id, canal=ruptura_analises.canal(analise.analise_id),
-                   total=analise.total, lotes=len(analise.lotes),
+    return jsonify(analise_id=nova.analise_id, canal=analises.canal(nova.analise_id),
+                   total=nova.total, lotes=len(nova.lotes),
                    workers=get_settings().ruptura_workers), 202
 
 
 @bp.get("/api/carteira/ruptura/analises/<analise_id>")
 def resultados_da_analise(analise_id: str) -> Any:
     """Progress and stored results of the current user's analysis (reconnect, second tab)."""
-    estado = ruptura_analises.estado(analise_id)
-    if estado is None or ruptura_analises.dono(analise_id) != current_user.id:
+    estado = analises.estado(analise_id)
+    if estado is None or analises.dono(analise_id) != current_user.id:
         abort(404, description="Análise não encontrada (ou expirada).")
     return jsonify(estado)
 
@@ -140,7 +140,7 @@ def resultados_da_analise(analise_id: str) -> Any:
 @bp.post("/api/carteira/ruptura/pedidos/<num_pedido>")
 def reanalisar_pedido(num_pedido: str) -> Any:
     """Re-analyse one order now, in this request (no worker), on fresh data."""
-    resultado = ruptura.analisar_pedidos([num_pedido[:30]])[0]
-    if resultado["status"] == ruptura.FALHA and resultado["erro"] == ruptura.NAO_ENCONTRADO:
+    resultado = analise.analisar_pedidos([num_pedido[:30]])[0]
+    if resultado["status"] == analise.FALHA and resultado["erro"] == analise.NAO_ENCONTRADO:
         abort(404, description=f"Pedido {num_pedido} não encontrado.")
     return jsonify(resultado)

@@ -38,23 +38,6 @@ def _visible(comprovante_id: int) -> Any:
     return receipt
 
 
-@bp.app_errorhandler(RequestEntityTooLarge)
-def _body_too_large(exc: RequestEntityTooLarge) -> Any:
-    """413 from the app-wide limit (the CSRF check reads the form before any view runs).
-
-    Werkzeug refuses on the declared Content-Length without reading the body; uploads get
-    the pt-BR message, every other endpoint keeps the app's usual answer.
-    """
-    from web.app import wants_json
-
-    if request.blueprint == bp.name and exc.description == RequestEntityTooLarge.description:
-        log.warning("upload refused reason=app_content_length status=413")
-        return jsonify(error=too_large_message(), status=413), 413
-    if wants_json():
-        return jsonify(error=exc.description, status=413), 413
-    return exc
-
-
 @bp.get("/financeiro/comprovantes")
 def index() -> Any:
     receipts = [registry.describe(r) for r in registry.recent(_owner_filter())]

@@ -13,7 +13,7 @@ from core import jobs
 from core.comprovantes import storage
 from core.comprovantes.validation import AcceptedUpload
 from core.db import session_scope
-from core.models import Comprovante
+from core.models import Comprovante, Job
 from core.models.comprovantes import RECEBIDO
 
 log = logging.getLogger(__name__)
@@ -36,30 +36,39 @@ def find_by_sha256(sha256: str) -> Comprovante | None:
 def register(data: bytes, accepted: AcceptedUpload, pedido: str | None, user_id: int | None) -> Registered:
     """Store the file and record the receipt with its queued job; the same content returns the first.
 
-    Two uploads of one file at the same moment both miss the lookup; the UNIQUE sha256
-    lets exactly one insert win, and the other removes its copy and answers with the winner.
+    One transaction looks the content up and inserts the receipt and its job (the job row is
+    the registry's own queued row, written here so both commit together): one commit per
+    upload, before the caller enqueues. Two uploads of one file at the same moment both miss
+    the lookup; the UNIQUE sha256 lets exactly one insert win, and the other removes its copy
+    and answers with the winner.
     """
     sha256 = storage.sha256_hex(data)
-    if existing := find_by_sha256(sha256):
-        return Registered(existing.id, existing.job_id, True)
-    stored = storage.save(data, accepted.extension)
+    stored: str | None = None
     job_id = str(uuid.uuid4())
     try:
         with session_scope() as session:
+            existing = session.scalar(select(Comprovante).where(Comprovante.sha256 == sha256))
+            if existing is not None:
+                return Registered(existing.id, existing.job_id, True)
+            stored = storage.save(data, accepted.extension)
             receipt = Comprovante(pedido=pedido, nome_original=accepted.name, nome_armazenado=stored,
                                   sha256=sha256, tamanho=len(data), mime=accepted.mime, status=RECEBIDO,
                                   job_id=job_id, uploaded_by=user_id)
-            session.add(receipt)
+            session.add_all([receipt, Job(id=job_id, kind=JOB_KIND, status=jobs.QUEUED, owner_id=user_id)])
             session.flush()
             comprovante_id = receipt.id
     except IntegrityError:
-        storage.delete(stored)
+        if stored is not None:
+            storage.delete(stored)
         existing = find_by_sha256(sha256)
         if existing is None:
             raise
         log.info("duplicate upload raced sha256=%s comprovante=%s", sha256, existing.id)
         return Registered(existing.id, existing.job_id, True)
-    jobs.create_job(JOB_KIND, owner_id=user_id, job_id=job_id)
+    except BaseException:
+        if stored is not None:
+            storage.delete(stored)  # the rows were rolled back: no orphan file either
+        raise
     log.info("receipt stored comprovante=%s job=%s size=%s mime=%s", comprovante_id, job_id, len(data),
              accepted.mime)
     return Registered(comprovante_id, job_id, False)

@@ -25,8 +25,18 @@ MAX_NAME_CHARS = 255
 # Markup that makes a file a browser polyglot (it renders as a page if ever served as HTML).
 # Every pattern is long enough not to turn up by chance in compressed image or PDF data
 # (a bare "<svg" would, once in a few hundred large files): SVG counts with an event handler.
-MARKUP = re.compile(rb"<\s*(script|html|body|iframe|object|embed)\b|<!doctype\s+html|javascript:|<\?php"
-                    rb"|<\s*svg\b[^>]{0,200}\bon[a-z]+\s*=", re.IGNORECASE)
+# Every tag pattern starts with the literal "<", which lets the regex engine skip ahead to
+# each "<" instead of trying every alternative at every byte (10x faster on a 50 KB image);
+# "javascript:" is a plain substring test on the ASCII-lowercased bytes (what IGNORECASE means
+# for a bytes pattern).
+MARKUP_TAGS = re.compile(rb"<(?:\s*(?:script|html|body|iframe|object|embed)\b|!doctype\s+html|\?php"
+                         rb"|\s*svg\b[^>]{0,200}\bon[a-z]+\s*=)", re.IGNORECASE)
+MARKUP_URL = b"javascript:"
+
+
+def has_markup(data: bytes) -> bool:
+    """True when the bytes carry HTML/script markup (a polyglot), in any letter case."""
+    return MARKUP_TAGS.search(data) is not None or MARKUP_URL in data.lower()
 
 # PDF names that run code or carry files. /JS and /AA are short enough to occur by chance
 # inside compressed data, so the raw scan skips stream bodies; the parsed scan (pypdf,
@@ -54,7 +64,7 @@ class AcceptedUpload:
 
 
 def too_large_message() -> str:
-    """Return the pt-BR refusal for a file over the size limit."""
+    """Return the pt-BR refusal for a file over the size limit (the app's 413 message too)."""
     limit_mb = get_settings().upload_max_bytes / (1024 * 1024)
     return f"Arquivo maior que o limite de {limit_mb:g} MB."
 
@@ -91,7 +101,7 @@ def validate_upload(raw_name: str | None, data: bytes) -> AcceptedUpload:
     if mime != ALLOWED_TYPES[extension]:
         raise UploadRefused(f"O conteúdo do arquivo ({mime}) não corresponde à extensão {extension}.",
                             status=415)
-    if MARKUP.search(data):
+    if has_markup(data):
         raise UploadRefused("Arquivo recusado: contém HTML ou script embutido.", status=415)
     if mime == "application/pdf":
         check_pdf(data, settings.upload_max_pdf_pages)

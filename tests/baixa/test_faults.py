@@ -11,12 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from core import deadletter
+from core.baixa.dead_letters import PENDING_DEAD_LETTERS, recuperar_dead_letters
 from core.db import make_engine
 from core.models import Produto
 from core.redis_client import get_redis
 from core.settings import reset_settings
 from tasks.app import celery_app
-from tasks.baixa import PENDING_DEAD_LETTERS, recuperar_dead_letters
 from tests.baixa.support import (OwnRedis, outcomes, removals_by_product, scan_message,
                                  seed_products, sender, shelf_count, spawn_worker_on,
                                  stop_process, wait_for)

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from core import deadletter
+from core.baixa.registro import registrar_baixa
 from core.db import session_scope
 from core.models import BaixaEstorno, Produto
-from tasks.baixa import registrar_baixa
 from tests.baixa.support import removals_by_product, scan_message, seed_products, wait_for
 from web.sse import may_read
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from core.health_bridge import HealthBridge, dead_queue_name
+from core.health.bridge import HealthBridge, dead_queue_name
 from core.health.report import rejection_counts
 from tests.conftest import IN_CI, ROOT
 from tests.health.helpers import ago, device_count, device_row, sample_count, seed_report
@@ -136,7 +136,7 @@ def spawn_bridge(queue: str, db_url: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "STOCKFLOW_DATABASE_URL": db_url, "STOCKFLOW_HEALTH_BRIDGE_QUEUE": queue,
            "STOCKFLOW_HEALTH_BRIDGE_AMQP_URL": AMQP_URL, "STOCKFLOW_HEALTH_BRIDGE_PREFETCH": "50",
            "STOCKFLOW_HEALTH_BRIDGE_BATCH_WAIT_S": "0.05", "STOCKFLOW_LOG_LEVEL": "WARNING"}
-    return subprocess.Popen([sys.executable, "-m", "core.health_bridge"], cwd=ROOT, env=env)
+    return subprocess.Popen([sys.executable, "-m", "core.health.bridge"], cwd=ROOT, env=env)
 
 
 @pytest.mark.mariadb
@@ -174,7 +174,7 @@ def test_bridge_killed_mid_stream_loses_nothing(db: str, rabbit: Any, queue: str
 
 def test_bridge_without_amqp_url_idles_until_stopped(db: str) -> None:
     env = {**os.environ, "STOCKFLOW_HEALTH_BRIDGE_AMQP_URL": ""}
-    process = subprocess.Popen([sys.executable, "-m", "core.health_bridge"], cwd=ROOT, env=env,
+    process = subprocess.Popen([sys.executable, "-m", "core.health.bridge"], cwd=ROOT, env=env,
                                stderr=subprocess.PIPE)
     try:
         with pytest.raises(subprocess.TimeoutExpired):

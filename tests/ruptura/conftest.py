@@ -11,7 +11,7 @@ import pytest
 
 from core.db import session_scope
 from core.models import EntradaProgramada, EstoqueAtual, Pedido, PedidoItem
-from core.ruptura import hoje_local
+from core.ruptura.analise import hoje_local
 
 
 class Carteira:

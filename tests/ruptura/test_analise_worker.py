@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from core import ruptura, ruptura_analises
 from core.redis_client import get_redis
+from core.ruptura import analise, analises
 from core.sse import stream_key
 from tasks.ruptura import iniciar_analise
 from tests.ruptura.conftest import Carteira, pedidos_simples
@@ -17,7 +17,7 @@ from tests.ruptura.conftest import Carteira, pedidos_simples
 
 def read_channel_until_complete(analise_id: str, timeout_s: float = 60) -> list[tuple[str, dict[str, Any]]]:
     """Follow the analysis's SSE stream in Redis (XREAD BLOCK) until 'completo' or timeout."""
-    key, last, events = stream_key(ruptura_analises.canal(analise_id)), "0-0", []
+    key, last, events = stream_key(analises.canal(analise_id)), "0-0", []
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         for _, entries in get_redis().xread({key: last}, block=500) or []:
@@ -41,18 +41,18 @@ def result_nums(events: list[tuple[str, dict[str, Any]]]) -> Counter[str]:
 def test_multi_batch_analysis_sends_each_result_once_and_complete_once_last(
         carteira: Carteira, worker: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     nums = pedidos_simples(carteira, 95)  # 5 batches of 20 (the last has 15)
-    real = ruptura.analisar_pedido
+    real = analise.analisar_pedido
 
-    def quebra_um(pedido: ruptura.PedidoCarteira, *args: Any) -> dict[str, Any]:
+    def quebra_um(pedido: analise.PedidoCarteira, *args: Any) -> dict[str, Any]:
         if pedido.num_pedido == nums[42]:
             raise RuntimeError("boom")
         return real(pedido, *args)
 
-    monkeypatch.setattr(ruptura, "analisar_pedido", quebra_um)  # the worker runs in-process
-    analise = iniciar_analise(owner_id=7, pedidos=nums + nums[:5])  # duplicates are dropped
-    assert analise.total == 95 and [len(lote) for lote in analise.lotes] == [20, 20, 20, 20, 15]
+    monkeypatch.setattr(analise, "analisar_pedido", quebra_um)  # the worker runs in-process
+    nova = iniciar_analise(owner_id=7, pedidos=nums + nums[:5])  # duplicates are dropped
+    assert nova.total == 95 and [len(lote) for lote in nova.lotes] == [20, 20, 20, 20, 15]
 
-    events = read_channel_until_complete(analise.analise_id)
+    events = read_channel_until_complete(nova.analise_id)
     tipos = [t for t, _ in events]
     assert tipos.count("completo") == 1 and tipos[-1] == "completo"
     assert result_nums(events) == Counter({num: 1 for num in nums})
@@ -60,48 +60,48 @@ def test_multi_batch_analysis_sends_each_result_once_and_complete_once_last(
     assert len(progresso) == 5 and max(progresso) == 100
 
     por_num = {r["num_pedido"]: r for t, d in events if t == "resultados" for r in d["resultados"]}
-    assert por_num[nums[42]]["status"] == ruptura.FALHA  # the failing order, alone
-    assert all(por_num[n]["status"] == ruptura.ANALISADO for n in nums if n != nums[42])
+    assert por_num[nums[42]]["status"] == analise.FALHA  # the failing order, alone
+    assert all(por_num[n]["status"] == analise.ANALISADO for n in nums if n != nums[42])
     assert events[-1][1] | {"duracao_s": 0} == {"total": 95, "processados": 95, "percentual": 100,
                                                 "ok": 0, "ruptura": 94, "falhas": 1, "duracao_s": 0}
 
-    estado = ruptura_analises.estado(analise.analise_id)
+    estado = analises.estado(nova.analise_id)
     assert estado["completo"] and estado["processados"] == 95
     assert sorted(r["num_pedido"] for r in estado["resultados"]) == sorted(nums)
 
 
 def test_batches_in_any_order_and_redelivered_count_once(db: str) -> None:
-    analise = ruptura_analises.criar(1, [f"N{i}" for i in range(50)])
-    lotes = {n: lote for n, lote in enumerate(analise.lotes, start=1)}
+    nova = analises.criar(1, [f"N{i}" for i in range(50)])
+    lotes = {n: lote for n, lote in enumerate(nova.lotes, start=1)}
 
     def resultados(lote: list[str]) -> list[dict[str, Any]]:
-        return [ruptura.falha(num, "x") for num in lote]
+        return [analise.falha(num, "x") for num in lote]
 
-    aid = analise.analise_id
-    assert ruptura_analises.registrar_lote(aid, "task-3", 3, resultados(lotes[3]))
-    ruptura_analises.registrar_lote(aid, "task-3", 3, resultados(lotes[3]))  # redelivered
-    ruptura_analises.registrar_lote(aid, "task-x", 3, resultados(lotes[3]))  # a stray duplicate
-    ruptura_analises.registrar_lote(aid, "task-1", 1, resultados(lotes[1]))
-    estado = ruptura_analises.estado(aid)
+    aid = nova.analise_id
+    assert analises.registrar_lote(aid, "task-3", 3, resultados(lotes[3]))
+    analises.registrar_lote(aid, "task-3", 3, resultados(lotes[3]))  # redelivered
+    analises.registrar_lote(aid, "task-x", 3, resultados(lotes[3]))  # a stray duplicate
+    analises.registrar_lote(aid, "task-1", 1, resultados(lotes[1]))
+    estado = analises.estado(aid)
     assert estado["processados"] == 30 and not estado["completo"]
-    assert ruptura_analises.registrar_lote(aid, "task-2", 2, resultados(lotes[2]))
+    assert analises.registrar_lote(aid, "task-2", 2, resultados(lotes[2]))
     # redelivered after completion: nothing more is sent
-    assert not ruptura_analises.registrar_lote(aid, "task-2", 2, resultados(lotes[2]))
+    assert not analises.registrar_lote(aid, "task-2", 2, resultados(lotes[2]))
 
     events = [(f["type"], json.loads(f["data"])) for _, f in
-              get_redis().xrange(stream_key(ruptura_analises.canal(aid)))]
+              get_redis().xrange(stream_key(analises.canal(aid)))]
     tipos = [t for t, _ in events]
     assert tipos.count("completo") == 1
     assert tipos[-1] == "completo"
     # the redelivery of task-3 republishes its own orders (at-least-once); no other task does
     assert result_nums(events) == Counter({**{n: 1 for n in lotes[1] + lotes[2]}, **{n: 2 for n in lotes[3]}})
-    assert ruptura_analises.estado(aid)["completo"]
+    assert analises.estado(aid)["completo"]
     assert events[tipos.index("completo")][1]["falhas"] == 50
 
 
 def test_an_expired_analysis_publishes_nothing(db: str) -> None:
-    assert ruptura_analises.registrar_lote("0" * 32, "t", 1, [ruptura.falha("N", "x")]) is False
-    assert get_redis().xlen(stream_key(ruptura_analises.canal("0" * 32))) == 0
+    assert analises.registrar_lote("0" * 32, "t", 1, [analise.falha("N", "x")]) is False
+    assert get_redis().xlen(stream_key(analises.canal("0" * 32))) == 0
 
 
 def test_database_outage_is_retried_then_reported_per_order(
@@ -118,13 +118,13 @@ def test_database_outage_is_retried_then_reported_per_order(
         tentativas.append(len(pedidos))
         raise OperationalError("SELECT 1", {}, Exception("server has gone away"))
 
-    monkeypatch.setattr(ruptura, "analisar_pedidos", banco_fora)
+    monkeypatch.setattr(analise, "analisar_pedidos", banco_fora)
     monkeypatch.setattr(tasks.ruptura, "retry_countdown", lambda retries: 0.05)
-    analise = iniciar_analise(owner_id=1, pedidos=nums)
-    events = read_channel_until_complete(analise.analise_id)
+    nova = iniciar_analise(owner_id=1, pedidos=nums)
+    events = read_channel_until_complete(nova.analise_id)
 
     assert len(tentativas) == 2 * (1 + tasks.ruptura.MAX_RETRIES)  # 2 batches, each retried
     assert result_nums(events) == Counter({num: 1 for num in nums})
     falhas = [r for t, d in events if t == "resultados" for r in d["resultados"]]
-    assert all(r["status"] == ruptura.FALHA and "Banco de dados" in r["erro"] for r in falhas)
+    assert all(r["status"] == analise.FALHA and "Banco de dados" in r["erro"] for r in falhas)
     assert events[-1][1]["falhas"] == 25

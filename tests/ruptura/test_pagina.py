@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from core.carteira_demo import gerar_carteira, inserir
 from core.db import session_scope
-from core.ruptura import hoje_local
+from core.ruptura.analise import hoje_local
+from core.ruptura.demo import gerar_carteira, inserir
 
 FINAL = re.compile(r"^(Estoque OK|Sem itens|Disp\. \d{1,3}% \| (Total Disp\. \d\d/\d\d|Total Não Disp\.))$")
 

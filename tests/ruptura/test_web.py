@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from core import ruptura, ruptura_analises
+from core.ruptura import analise, analises
 from tests.ruptura.conftest import Carteira, pedidos_simples, sse_events
 
 API = "/api/carteira/ruptura"
@@ -17,15 +17,15 @@ API = "/api/carteira/ruptura"
 
 def hold_order(monkeypatch: pytest.MonkeyPatch, num_pedido: str) -> threading.Event:
     """Hold the (in-process) worker analysing `num_pedido` until the returned event is set."""
-    real = ruptura.analisar_pedido
+    real = analise.analisar_pedido
     gate = threading.Event()
 
-    def held(pedido: ruptura.PedidoCarteira, *args: Any) -> dict[str, Any]:
+    def held(pedido: analise.PedidoCarteira, *args: Any) -> dict[str, Any]:
         if pedido.num_pedido == num_pedido:
             assert gate.wait(10), "the test never released the held order"
         return real(pedido, *args)
 
-    monkeypatch.setattr(ruptura, "analisar_pedido", held)
+    monkeypatch.setattr(analise, "analisar_pedido", held)
     return gate
 
 
@@ -49,9 +49,9 @@ def test_sse_cut_mid_analysis_then_resumed_with_last_event_id_misses_nothing(
     nums = pedidos_simples(carteira, 120)  # 6 batches
     gate = hold_order(monkeypatch, nums[-1])  # the last batch waits until after the cut
     http = live_server.session()
-    analise = start(http, live_server.url, nums)
-    assert analise["canal"] == f"ruptura:{analise['analise_id']}" and analise["workers"] == 2
-    stream = f"{live_server.url}/stream?channel={analise['canal']}"
+    nova = start(http, live_server.url, nums)
+    assert nova["canal"] == f"ruptura:{nova['analise_id']}" and nova["workers"] == 2
+    stream = f"{live_server.url}/stream?channel={nova['canal']}"
 
     received: list[dict[str, Any]] = []
     first = http.get(stream, params={"last_event_id": "0-0"}, stream=True, timeout=30)
@@ -62,8 +62,8 @@ def test_sse_cut_mid_analysis_then_resumed_with_last_event_id_misses_nothing(
             break
     first.close()  # the cut, mid-analysis: the held batch cannot have finished
     # the other five batches publish while the client is away
-    wait_until(lambda: ruptura_analises.estado(analise["analise_id"])["processados"] >= 100)
-    assert not ruptura_analises.estado(analise["analise_id"])["completo"]
+    wait_until(lambda: analises.estado(nova["analise_id"])["processados"] >= 100)
+    assert not analises.estado(nova["analise_id"])["completo"]
     gate.set()
 
     second = http.get(stream, headers={"Last-Event-ID": received[-1]["id"]}, stream=True, timeout=30)
@@ -84,16 +84,16 @@ def test_sse_cut_mid_analysis_then_resumed_with_last_event_id_misses_nothing(
 def test_analyses_are_isolated_per_user(carteira: Carteira, worker: Any, live_server: Any) -> None:
     nums = pedidos_simples(carteira, 3)
     admin, ana = live_server.session(), live_server.session("ana", "ana-password")
-    analise = start(admin, live_server.url, nums)
+    nova = start(admin, live_server.url, nums)
 
-    stream = f"{live_server.url}/stream?channel={analise['canal']}"
+    stream = f"{live_server.url}/stream?channel={nova['canal']}"
     assert ana.get(stream, timeout=10).status_code == 403
-    assert ana.get(f"{live_server.url}{API}/analises/{analise['analise_id']}", timeout=10).status_code == 404
+    assert ana.get(f"{live_server.url}{API}/analises/{nova['analise_id']}", timeout=10).status_code == 404
     assert ana.get(f"{live_server.url}/stream?channel=ruptura:{'f' * 32}", timeout=10).status_code == 403
 
     # the owner (a reconnecting page or a second tab) gets every stored result
     def stored() -> dict[str, Any]:
-        return admin.get(f"{live_server.url}{API}/analises/{analise['analise_id']}", timeout=10).json()
+        return admin.get(f"{live_server.url}{API}/analises/{nova['analise_id']}", timeout=10).json()
 
     wait_until(lambda: stored()["completo"])
     assert sorted(r["num_pedido"] for r in stored()["resultados"]) == nums

@@ -22,7 +22,7 @@ from typing import Any
 
 from core import sse
 from core.redis_client import get_redis
-from core.ruptura import ANALISADO, FALHA
+from core.ruptura.analise import ANALISADO, FALHA
 from core.settings import get_settings
 
 TAMANHO_LOTE = 20

@@ -1,4 +1,4 @@
-"""The RabbitMQ bridge for Pis still publishing seed 002's raw JSON: `python -m core.health_bridge`.
+"""The RabbitMQ bridge for Pis still publishing seed 002's raw JSON: `python -m core.health.bridge`.
 
 Reads the durable queue `rasp_data` (STOCKFLOW_HEALTH_BRIDGE_QUEUE) and stores each report
 with the same domain function as the `health.report` task (core.health.store.apply_reports).
@@ -31,7 +31,7 @@ from core.logs import configure_logging
 from core.models.types import utcnow
 from core.settings import get_settings
 
-log = logging.getLogger("core.health_bridge")
+log = logging.getLogger("core.health.bridge")  # not __name__: run as __main__
 
 
 @dataclass
