@@ -34,15 +34,10 @@ STORE = "LOJA-BENCH"
 
 
 def prepare_database(url: str) -> None:
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    with create_engine(parsed.set(database="")).connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{parsed.database}`")
-        conn.exec_driver_sql(f"CREATE DATABASE `{parsed.database}` CHARACTER SET utf8mb4 "
-                             "COLLATE utf8mb4_unicode_ci")
     from core import migrate
+    from core.db import recreate_mysql_database
+
+    recreate_mysql_database(url)
 
     migrate.upgrade()
 

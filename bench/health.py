@@ -72,15 +72,6 @@ def log(message: str) -> None:
     print(f"[bench health] {message}", file=sys.stderr, flush=True)
 
 
-def recreate_database(url: str) -> None:
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    with create_engine(parsed.set(database="")).connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{parsed.database}`")
-        conn.exec_driver_sql(f"CREATE DATABASE `{parsed.database}` CHARACTER SET utf8mb4 "
-                             "COLLATE utf8mb4_unicode_ci")
 
 
 def reports() -> list[dict[str, Any]]:
@@ -197,8 +188,10 @@ def main() -> None:
     env.pop("STOCKFLOW_BROKER_URL", None)
     os.environ.update(env)
     try:
-        recreate_database(MYSQL_URL)
         from core import migrate
+        from core.db import recreate_mysql_database
+
+        recreate_mysql_database(MYSQL_URL)
 
         migrate.upgrade()
         messages = reports()

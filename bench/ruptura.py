@@ -46,15 +46,6 @@ def log(message: str) -> None:
     print(f"[bench ruptura] {message}", file=sys.stderr, flush=True)
 
 
-def recreate_database(url: str) -> None:
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    with create_engine(parsed.set(database="")).connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{parsed.database}`")
-        conn.exec_driver_sql(f"CREATE DATABASE `{parsed.database}` CHARACTER SET utf8mb4 "
-                             "COLLATE utf8mb4_unicode_ci")
 
 
 def analisar_ingenuo(nums: list[str], hoje: date) -> list[dict[str, Any]]:
@@ -194,11 +185,11 @@ def main() -> None:
     worker = None
     try:
         from core import migrate
-        from core.db import dispose_engine, session_scope
+        from core.db import dispose_engine, recreate_mysql_database, session_scope
         from core.ruptura.analise import hoje_local
         from core.ruptura.demo import gerar_carteira, inserir
 
-        recreate_database(MYSQL_URL)
+        recreate_mysql_database(MYSQL_URL)
         migrate.upgrade()
         hoje = hoje_local()
         start = time.perf_counter()
@@ -265,20 +256,10 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 worker.kill()
         redis_process.terminate()
-        recreate_database_drop(MYSQL_URL)
+        dispose_engine()
+        recreate_mysql_database(MYSQL_URL, create=False)
 
 
-def recreate_database_drop(url: str) -> None:
-    """Drop the benchmark's database (it is recreated on every run)."""
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-
-    from core.db import dispose_engine
-
-    dispose_engine()
-    parsed = make_url(url)
-    with create_engine(parsed.set(database="")).connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{parsed.database}`")
 
 
 if __name__ == "__main__":

@@ -102,3 +102,20 @@ def dialect_name() -> str:
 def upsert_insert(table: Any) -> Any:
     """Return the dialect's own INSERT that supports upsert (ON CONFLICT / ON DUPLICATE KEY)."""
     return (mysql.insert(table) if dialect_name() == "mysql" else sqlite.insert(table))
+
+
+def recreate_mysql_database(url: str, create: bool = True) -> None:
+    """Drop the database a MariaDB/MySQL URL names and, unless create=False, create it empty
+    in utf8mb4 (the throwaway databases of tests and benchmarks)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    engine = create_engine(parsed.set(database=""), connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{parsed.database}`")
+            if create:
+                conn.exec_driver_sql(f"CREATE DATABASE `{parsed.database}` CHARACTER SET utf8mb4 "
+                                     "COLLATE utf8mb4_unicode_ci")
+    finally:
+        engine.dispose()

@@ -19,3 +19,5 @@ def configure_logging() -> None:
     handler._stockflow = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(get_settings().log_level.upper())
+    # Alembic announces its plugins at INFO whenever it is imported; that is not news.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -50,13 +50,8 @@ def _session_resources() -> Iterator[None]:
     """Set up first, so torn down last: the Redis and databases outlive every worker fixture."""
     yield
     if "mariadb" in _migrated:
-        from sqlalchemy import create_engine
-        from sqlalchemy.engine import make_url
-
         core_db.dispose_engine()
-        url = make_url(MYSQL_URL)
-        with create_engine(url.set(database="")).connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{url.database}`")
+        core_db.recreate_mysql_database(MYSQL_URL, create=False)
     _redis_process.terminate()
     try:
         _redis_process.wait(timeout=5)
@@ -82,21 +77,13 @@ _migrated: dict[str, str] = {}
 
 
 def _mysql_reachable() -> str | None:
-    import MySQLdb
+    """Create this run's empty MariaDB database; return why not when MariaDB does not answer."""
+    from sqlalchemy.exc import OperationalError
 
-    from sqlalchemy.engine import make_url
-
-    url = make_url(MYSQL_URL)
     try:
-        conn = MySQLdb.connect(host=url.host or "127.0.0.1", port=url.port or 3306,
-                               user=url.username or "root", passwd=url.password or "",
-                               connect_timeout=3)
-    except MySQLdb.Error as exc:
-        return str(exc)
-    cur = conn.cursor()
-    cur.execute(f"DROP DATABASE IF EXISTS `{url.database}`")
-    cur.execute(f"CREATE DATABASE `{url.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-    conn.close()
+        core_db.recreate_mysql_database(MYSQL_URL)
+    except OperationalError as exc:
+        return str(exc.orig)
     return None
 
 
