@@ -126,7 +126,8 @@ def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--queues", "baixa",
          "--concurrency", "2", "--pool", "prefork", "--hostname", name, "--loglevel", "ERROR",
-         "--without-mingle", "--without-gossip"], cwd=ROOT, env=env)
+         "--without-mingle", "--without-gossip"], cwd=ROOT, env=env,
+        stdout=sys.stderr)
     app = Celery(broker=env["STOCKFLOW_REDIS_URL"], set_as_current=False)
     deadline = time.monotonic() + 60
     while not app.control.ping(destination=[name], timeout=0.5):

@@ -105,12 +105,13 @@ def start_workers(pool: str, concurrency: int, env: dict[str, str]) -> list[subp
     """Start 2 worker processes on the health queue: Celery workers, or pool "batch": ours."""
     if pool == "batch":
         command = [sys.executable, "-m", "core.health.batch_worker"]
-        return [subprocess.Popen(command, cwd=ROOT, env=env) for _ in range(2)]
+        return [subprocess.Popen(command, cwd=ROOT, env=env, stdout=sys.stderr) for _ in range(2)]
     return [subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--queues", "health",
          "--pool", pool, "--concurrency", str(concurrency), "--include", "bench.health",
          "--hostname", f"bench-{pool}-{n}@%h", "--loglevel", "WARNING",
-         "--without-mingle", "--without-gossip"], cwd=ROOT, env=env) for n in range(2)]
+         "--without-mingle", "--without-gossip"], cwd=ROOT, env=env, stdout=sys.stderr)
+        for n in range(2)]
 
 
 def cpu_seconds(pid: int) -> float:

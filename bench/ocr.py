@@ -235,6 +235,7 @@ def main() -> None:
         log(f"starting gunicorn (gevent, {web_workers} workers) and {WORKER_PROCESSES} OCR worker "
             f"processes at nice {ocr_nice}")
         access_log = tmp / "access.log"
+        # The servers' own output goes to stderr: stdout's last line is the JSON result.
         # As the Procfile's `web` line, with the access log written to a file and the request
         # time (microseconds) appended to its default format.
         processes.append(subprocess.Popen(
@@ -242,11 +243,11 @@ def main() -> None:
              "--bind", f"127.0.0.1:{web_port}", "--log-level", "warning",
              "--access-logfile", str(access_log),
              "--access-logformat", '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(D)s',
-             "web:create_app()"], cwd=ROOT, env=env))
+             "web:create_app()"], cwd=ROOT, env=env, stdout=sys.stderr))
         processes.append(subprocess.Popen(
             ["nice", "-n", str(ocr_nice), sys.executable, "-m", "celery", "-A", "tasks", "worker", "--queues", "ocr",
              "--concurrency", str(WORKER_PROCESSES), "--pool", "prefork", "--hostname", "bench-ocr@%h",
-             "--loglevel", "WARNING", "--without-mingle", "--without-gossip"], cwd=ROOT, env=env))
+             "--loglevel", "WARNING", "--without-mingle", "--without-gossip"], cwd=ROOT, env=env, stdout=sys.stderr))
         base = f"http://127.0.0.1:{web_port}"
         wait_http(f"{base}/healthz", processes[0])
         from tasks.app import celery_app

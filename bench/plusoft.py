@@ -83,7 +83,7 @@ def run_ours(env: dict[str, str], source_url: str) -> dict[str, Any]:
         [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--pool", "solo",
          "--queues", "sync", "--hostname", name, "--loglevel", "WARNING",
          "--without-mingle", "--without-gossip"],
-        cwd=ROOT, env={**env, "STOCKFLOW_CONSINCO_URL": source_url})
+        cwd=ROOT, env={**env, "STOCKFLOW_CONSINCO_URL": source_url}, stdout=sys.stderr)
     try:
         while not celery_app.control.ping(destination=[name], timeout=0.5):
             if worker.poll() is not None:

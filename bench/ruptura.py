@@ -211,7 +211,8 @@ def main() -> None:
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--queues", "ruptura",
              "--concurrency", "2", "--pool", "prefork", "--hostname", worker_name,
-             "--loglevel", "WARNING", "--without-mingle", "--without-gossip"], cwd=ROOT)
+             "--loglevel", "WARNING", "--without-mingle", "--without-gossip"], cwd=ROOT,
+            stdout=sys.stderr)  # the JSON figures must stay the last line of stdout
         from tasks.app import celery_app
 
         deadline = time.monotonic() + 60

@@ -72,7 +72,7 @@ def hoje_local() -> date:
 
 
 def carregar_lote(session: Session, nums: Sequence[str], hoje: date) -> Lote:
-    """Load a batch's orders, items, stock and upcoming entries in three queries."""
+    """Load a batch's orders, items, stock and upcoming entries in at most three queries."""
     rows = session.execute(
         select(Pedido.num_pedido, Pedido.cliente, Pedido.data_entrega_prevista,
                PedidoItem.cod_produto, PedidoItem.nome_produto, PedidoItem.quantidade,
@@ -89,10 +89,11 @@ def carregar_lote(session: Session, nums: Sequence[str], hoje: date) -> Lote:
     pedidos = {num: PedidoCarteira(num, cliente, entrega, tuple(itens[num]))
                for num, (cliente, entrega) in cabecalhos.items()}
 
-    # The products are chosen by a subquery, so the statements stay the same size
-    # however many items the batch has.
-    produtos = (select(PedidoItem.cod_produto).join(Pedido, PedidoItem.pedido_id == Pedido.id)
-                .where(Pedido.num_pedido.in_(nums)).distinct())
+    # The batch's products come from the rows above: an IN (subquery) here let MariaDB's
+    # planner pick a full scan of pedido_itens per batch (8x slower with 2 workers).
+    produtos = sorted({item.cod_produto for linhas in itens.values() for item in linhas})
+    if not produtos:
+        return Lote(pedidos, {}, {}, hoje)
     estoque = {cod: Decimal(qtd) for cod, qtd in session.execute(
         select(EstoqueAtual.cod_produto, EstoqueAtual.quantidade)
         .where(EstoqueAtual.cod_produto.in_(produtos)))}

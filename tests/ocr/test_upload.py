@@ -167,6 +167,39 @@ def test_concurrent_uploads_of_one_file_make_one_receipt_and_one_job(live_server
     assert len(started) == 1  # the OCR ran once
 
 
+@pytest.mark.mariadb
+def test_receipt_and_job_are_committed_together_or_not_at_all(db: Any, monkeypatch: Any) -> None:
+    # Must survive: when the job row cannot be written (its id is taken), the receipt row is
+    # rolled back with it and the stored file removed: never a receipt without its job.
+    import uuid
+
+    from sqlalchemy.exc import IntegrityError
+
+    from core import jobs
+    from core.comprovantes import registry
+    from core.comprovantes.validation import validate_upload
+
+    taken = uuid.uuid4()
+    jobs.create_job("outro", job_id=str(taken))
+    monkeypatch.setattr(registry.uuid, "uuid4", lambda: taken)
+    png = render_png(make_receipt("inter", 36))
+    before = uploads_snapshot()
+    with pytest.raises(IntegrityError):
+        registry.register(png, validate_upload("inter.png", png), None, user_id=None)
+    assert counts() == (0, 1)  # only the job that was there before
+    assert uploads_snapshot() == before
+
+
+@pytest.mark.parametrize("markup", [b"<ScRiPt src=x>", b"< iframe>", b"<!DOCTYPE  Html>", b"JavaScript:alert(1)",
+                                    b"<?PHP echo 1;", b"<svg width=1 OnLoad = x>"])
+def test_markup_is_found_in_any_letter_case_anywhere(markup: bytes) -> None:
+    from core.comprovantes.validation import has_markup
+
+    png = render_png(make_receipt("nubank", 37))
+    assert has_markup(png[:100] + markup + png[100:])
+    assert not has_markup(png) and not has_markup(b"<svg width=1>" + png) and not has_markup(b"javascript")
+
+
 def test_broker_down_falls_back_to_processing_in_the_request(client: Any, monkeypatch: Any,
                                                              caplog: Any) -> None:
     # Must survive: with no broker, the upload still answers with the extracted result.
