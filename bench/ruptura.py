@@ -126,21 +126,10 @@ class WebServer:
         return http
 
 
-def sse_events(response: Any) -> Any:
-    event: dict[str, Any] = {}
-    for line in response.iter_lines(chunk_size=None, decode_unicode=True):
-        if line == "":
-            if "data" in event:
-                event["data"] = json.loads(event["data"])
-                yield event
-            event = {}
-        elif not line.startswith(":"):
-            name, _, value = line.partition(":")
-            event[name] = value[1:] if value.startswith(" ") else value
-
-
 def run_ours(web: WebServer, http: Any, nums: list[str]) -> dict[str, Any]:
     """POST an analysis, follow its SSE stream to "completo"; return timings and results."""
+    from tests.sse_client import parse_sse  # the SSE parser the tests use
+
     start = time.perf_counter()
     response = http.post(f"{web.url}/api/carteira/ruptura/analises", json={"pedidos": nums}, timeout=60)
     assert response.status_code == 202, response.text
@@ -150,12 +139,12 @@ def run_ours(web: WebServer, http: Any, nums: list[str]) -> dict[str, Any]:
                       stream=True, timeout=120)
     first_result_s = None
     resultados: dict[str, dict[str, Any]] = {}
-    for event in sse_events(stream):
-        if event["event"] == "resultados":
+    for event in parse_sse(stream):
+        if event.type == "resultados":
             if first_result_s is None:
                 first_result_s = time.perf_counter() - start
-            resultados.update({r["num_pedido"]: r for r in event["data"]["resultados"]})
-        elif event["event"] == "completo":
+            resultados.update({r["num_pedido"]: r for r in event.data["resultados"]})
+        elif event.type == "completo":
             break
     total_s = time.perf_counter() - start
     stream.close()

@@ -76,6 +76,14 @@ def db_backend(request: Any) -> str:
 _migrated: dict[str, str] = {}
 
 
+def service_unavailable(service: str, url: str, problem: object) -> None:
+    """A real service the test needs does not answer: a failure in CI (CI always has it),
+    a skip with the reason on a laptop without it."""
+    if IN_CI:
+        pytest.fail(f"{service} must answer in CI ({url}): {problem}")
+    pytest.skip(f"{service} not reachable at {url}: {problem}")
+
+
 def _mysql_reachable() -> str | None:
     """Create this run's empty MariaDB database; return why not when MariaDB does not answer."""
     from sqlalchemy.exc import OperationalError
@@ -96,9 +104,7 @@ def database_url(backend: str) -> str:
     else:
         problem = _mysql_reachable()
         if problem:
-            if IN_CI:
-                pytest.fail(f"MariaDB must answer in CI ({MYSQL_URL}): {problem}")
-            pytest.skip(f"MariaDB not reachable: {problem}")
+            service_unavailable("MariaDB", MYSQL_URL, problem)
         url = MYSQL_URL
     use_database(url)
     from core import migrate

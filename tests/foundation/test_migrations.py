@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, inspect
 import core.models  # noqa: F401
 from core import migrate
 from core.db import Base
-from tests.conftest import MYSQL_URL, _mysql_reachable, use_database
+from tests.conftest import MYSQL_URL, _mysql_reachable, service_unavailable, use_database
 
 
 def _fresh_url(backend: str, tmp_path: Any) -> str:
@@ -17,11 +17,7 @@ def _fresh_url(backend: str, tmp_path: Any) -> str:
         return f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
     problem = _mysql_reachable()
     if problem:
-        import os
-
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"MariaDB must answer in CI: {problem}")
-        pytest.skip(f"MariaDB not reachable: {problem}")
+        service_unavailable("MariaDB", MYSQL_URL, problem)
     return MYSQL_URL
 
 

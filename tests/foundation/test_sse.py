@@ -7,7 +7,7 @@ from typing import Any
 from core import jobs
 from core.sse import publish
 from tests import sample_tasks
-from tests.foundation.sse_client import events
+from tests.sse_client import events
 from web.sse import register_channel
 
 # a channel family only the tests use, readable by any logged-in user

@@ -1,11 +1,9 @@
 """Builders for carteira rows and an SSE reader for the ruptura tests."""
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
@@ -59,17 +57,3 @@ def pedidos_simples(carteira: Carteira, quantos: int, prefixo: str = "T") -> lis
     carteira.entrada("FALTA", 5, 1_000_000)
     return [carteira.pedido(f"{prefixo}{n:04d}", [("OK", 2, 10), ("FALTA", 1, 5)])
             for n in range(quantos)]
-
-
-def sse_events(response: Any) -> Iterator[dict[str, Any]]:
-    """Parse a streaming requests response as SSE: yield {'id', 'event', 'data'} per event."""
-    event: dict[str, Any] = {}
-    for line in response.iter_lines(chunk_size=None, decode_unicode=True):
-        if line == "":
-            if "data" in event:
-                event["data"] = json.loads(event["data"])
-                yield event
-            event = {}
-        elif not line.startswith(":"):
-            name, _, value = line.partition(":")
-            event[name] = value[1:] if value.startswith(" ") else value

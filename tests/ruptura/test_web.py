@@ -10,7 +10,8 @@ import pytest
 import requests
 
 from core.ruptura import analise, analises
-from tests.ruptura.conftest import Carteira, pedidos_simples, sse_events
+from tests.ruptura.conftest import Carteira, pedidos_simples
+from tests.sse_client import Event, parse_sse
 
 API = "/api/carteira/ruptura"
 
@@ -53,12 +54,12 @@ def test_sse_cut_mid_analysis_then_resumed_with_last_event_id_misses_nothing(
     assert nova["canal"] == f"ruptura:{nova['analise_id']}" and nova["workers"] == 2
     stream = f"{live_server.url}/stream?channel={nova['canal']}"
 
-    received: list[dict[str, Any]] = []
+    received: list[Event] = []
     first = http.get(stream, params={"last_event_id": "0-0"}, stream=True, timeout=30)
     assert first.status_code == 200
-    for event in sse_events(first):
+    for event in parse_sse(first):
         received.append(event)
-        if event["event"] == "resultados":
+        if event.type == "resultados":
             break
     first.close()  # the cut, mid-analysis: the held batch cannot have finished
     # the other five batches publish while the client is away
@@ -66,18 +67,18 @@ def test_sse_cut_mid_analysis_then_resumed_with_last_event_id_misses_nothing(
     assert not analises.estado(nova["analise_id"])["completo"]
     gate.set()
 
-    second = http.get(stream, headers={"Last-Event-ID": received[-1]["id"]}, stream=True, timeout=30)
-    for event in sse_events(second):
+    second = http.get(stream, headers={"Last-Event-ID": received[-1].id}, stream=True, timeout=30)
+    for event in parse_sse(second):
         received.append(event)
-        if event["event"] == "completo":
+        if event.type == "completo":
             break
     second.close()
 
-    tipos = [e["event"] for e in received]
+    tipos = [e.type for e in received]
     assert tipos.count("completo") == 1 and tipos[-1] == "completo"
-    assert len({e["id"] for e in received}) == len(received), "an event was delivered twice"
-    got = Counter(r["num_pedido"] for e in received if e["event"] == "resultados"
-                  for r in e["data"]["resultados"])
+    assert len({e.id for e in received}) == len(received), "an event was delivered twice"
+    got = Counter(r["num_pedido"] for e in received if e.type == "resultados"
+                  for r in e.data["resultados"])
     assert got == Counter({num: 1 for num in nums})
 
 
