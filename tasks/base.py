@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import logging
-import random
 from typing import Any
 
 from celery import Task
 
 from core import deadletter, jobs
+from core.backoff import backoff_s
 from core.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -17,8 +17,7 @@ def retry_countdown(retries: int, base_s: float = 2.0) -> float:
     """Return an exponential backoff with jitter, always below the broker visibility timeout."""
     settings = get_settings()
     cap = min(settings.max_retry_countdown_s, settings.visibility_timeout_s - 60)
-    delay = min(cap, base_s * (2 ** retries))
-    return max(0.5, min(cap, delay * random.uniform(0.75, 1.25)))
+    return max(0.5, min(cap, backoff_s(retries, base_s, cap)))
 
 
 class JobTask(Task):

@@ -76,6 +76,18 @@ def db_backend(request: Any) -> str:
 _migrated: dict[str, str] = {}
 
 
+def wait_until(condition: Any, timeout_s: float = 30.0, what: str = "condition") -> Any:
+    """Return condition()'s first truthy value, polling every 20 ms; fail after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+        time.sleep(0.02)
+
+
 def service_unavailable(service: str, url: str, problem: object) -> None:
     """A real service the test needs does not answer: a failure in CI (CI always has it),
     a skip with the reason on a laptop without it."""

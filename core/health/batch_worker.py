@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import random
 import signal
 import socket
 import threading
@@ -29,6 +28,7 @@ from kombu import Message, Queue
 from kombu.transport import redis as redis_transport, virtual
 
 from core import deadletter
+from core.backoff import run_until_stopped
 from core.health.report import InvalidReport, parse_report, reject
 from core.health.store import apply_reports
 from core.logs import configure_logging
@@ -53,17 +53,9 @@ class HealthBatchWorker:
 
     def run(self, stop: threading.Event) -> None:
         """Consume, reconnecting with backoff after a broker or database failure, until stopped."""
-        failures = 0
-        while not stop.is_set():
-            try:
-                self.consume(stop)
-                failures = 0
-            except Exception as exc:  # noqa: BLE001 - broker or database away: back off, reconnect
-                failures += 1
-                delay = min(30.0, 0.5 * 2 ** failures) * random.uniform(0.75, 1.25)
-                log.warning("health batch worker paused error=%s retry_in_s=%.1f",
-                            f"{type(exc).__name__}: {exc}", delay)
-                stop.wait(delay)
+        # Any error: the broker or the database is away; back off (1 s, 2 s, ... 30 s), reconnect.
+        run_until_stopped(self.consume, stop, (Exception,), cap_s=30.0, base_s=1.0,
+                          what="health batch worker paused", logger=log)
 
     def consume(self, stop: threading.Event) -> None:
         """One broker connection's life: fill a batch, store it, ack it; returns when stopped."""

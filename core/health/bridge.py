@@ -14,7 +14,6 @@ process when one exits).
 from __future__ import annotations
 
 import logging
-import random
 import signal
 import threading
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import pika
 from pika.adapters.blocking_connection import BlockingChannel
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from core.backoff import run_until_stopped
 from core.health.report import InvalidReport, decode_body, parse_report, reject
 from core.health.store import apply_reports
 from core.logs import configure_logging
@@ -63,17 +63,8 @@ class HealthBridge:
 
     def run(self, stop: threading.Event) -> None:
         """Consume, reconnecting with exponential backoff and jitter, until `stop` is set."""
-        failures = 0
-        while not stop.is_set():
-            try:
-                self.consume(stop)
-                failures = 0
-            except (pika.exceptions.AMQPError, OSError, OperationalError) as exc:
-                delay = min(self.reconnect_max_s, 0.5 * 2 ** failures) * random.uniform(0.75, 1.25)
-                failures += 1
-                log.warning("bridge connection lost error=%s retry_in_s=%.1f",
-                            f"{type(exc).__name__}: {exc}", delay)
-                stop.wait(delay)
+        run_until_stopped(self.consume, stop, (pika.exceptions.AMQPError, OSError, OperationalError),
+                          cap_s=self.reconnect_max_s, what="bridge connection lost", logger=log)
 
     def consume(self, stop: threading.Event) -> None:
         """One connection's life: read, write batches, ack after commit; returns when stopped."""

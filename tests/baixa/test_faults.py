@@ -19,9 +19,9 @@ from core.settings import reset_settings
 from tasks.app import celery_app
 from tests.baixa.support import (OwnRedis, outcomes, removals_by_product, scan_message,
                                  seed_products, sender, shelf_count, spawn_worker_on,
-                                 stop_process, wait_for)
+                                 stop_process)
 from tests.baixa.tcp_proxy import TcpProxy
-from tests.conftest import use_database
+from tests.conftest import use_database, wait_until
 
 
 @pytest.mark.mariadb
@@ -38,7 +38,7 @@ def test_kill_9_worker_mid_baixa_redelivers_and_removes_once(tmp_path: Path, db:
         sender(redis.url).send_task("baixa.registrar", kwargs=scan_message(900_001), queue="baixa")
         client = redis.client()
         # unacked + empty queue: a pool process holds the task, stuck in the baixa transaction
-        wait_for(lambda: client.hlen("unacked") == 1 and client.llen("baixa") == 0, 30,
+        wait_until(lambda: client.hlen("unacked") == 1 and client.llen("baixa") == 0, 30,
                  "the worker to take the task")
         time.sleep(0.3)
         children = psutil.Process(worker.pid).children()
@@ -46,7 +46,7 @@ def test_kill_9_worker_mid_baixa_redelivers_and_removes_once(tmp_path: Path, db:
         for child in children:
             child.kill()  # SIGKILL the process running the baixa
         transaction.rollback()
-        wait_for(lambda: removals_by_product([900_001]), 60, "the redelivered baixa")
+        wait_until(lambda: removals_by_product([900_001]), 60, "the redelivered baixa")
     finally:
         blocker.close()
         stop_process(worker)
@@ -78,19 +78,19 @@ def test_mariadb_down_during_scans_nothing_lost(tmp_path: Path, db: str) -> None
     try:
         for pid in ids[:5]:
             app.send_task("baixa.registrar", kwargs=scan_message(pid), queue="baixa")
-        wait_for(lambda: len(removals_by_product(ids[:5])) == 5, 30, "scans before the outage")
+        wait_until(lambda: len(removals_by_product(ids[:5])) == 5, 30, "scans before the outage")
 
         proxy.cut()
         for pid in ids[5:]:
             app.send_task("baixa.registrar", kwargs=scan_message(pid), queue="baixa")
         # every scan was taken and is waiting for a retry while the database is away
-        wait_for(lambda: client.llen("baixa") == 0 and client.hlen("unacked") >= 2, 30,
+        wait_until(lambda: client.llen("baixa") == 0 and client.hlen("unacked") >= 2, 30,
                  "the worker to hold the scans for retry")
         time.sleep(3)  # a few retry rounds fail
         assert shelf_count(ids[5:]) == 15
 
         proxy.restore()
-        wait_for(lambda: len(removals_by_product(ids)) == 20, 90, "every scan after the outage")
+        wait_until(lambda: len(removals_by_product(ids)) == 20, 90, "every scan after the outage")
     finally:
         stop_process(worker)
         proxy.close()
@@ -119,14 +119,14 @@ def test_retries_spent_land_in_dead_letter_and_replay_removes(db: str, worker: A
         result = celery_app.send_task("baixa.registrar", kwargs=message)
         with pytest.raises(Exception):
             result.get(timeout=60)  # retries spent
-        wait_for(lambda: get_redis().llen(PENDING_DEAD_LETTERS) == 1, 10, "the parked entry")
+        wait_until(lambda: get_redis().llen(PENDING_DEAD_LETTERS) == 1, 10, "the parked entry")
         proxy.restore()
         assert recuperar_dead_letters() == 1
         [entry] = deadletter.list_open("baixa.registrar")
         assert entry.reference == message["scan_id"] and "BaixaUnavailable" in entry.error
         assert shelf_count([900_200]) == 1  # nothing written off yet, nothing lost either
         assert deadletter.replay(entry.id, "admin")
-        wait_for(lambda: removals_by_product([900_200]), 30, "the replayed baixa")
+        wait_until(lambda: removals_by_product([900_200]), 30, "the replayed baixa")
     finally:
         proxy.close()
         use_database(db)

@@ -11,7 +11,8 @@ from core import deadletter
 from core.baixa.registro import registrar_baixa
 from core.db import session_scope
 from core.models import BaixaEstorno, Produto
-from tests.baixa.support import removals_by_product, scan_message, seed_products, wait_for
+from tests.baixa.support import removals_by_product, scan_message, seed_products
+from tests.conftest import wait_until
 from web.sse import may_read
 
 
@@ -104,7 +105,7 @@ def test_dead_letter_list_and_replay(client: Any, worker: Any) -> None:
     listed = client.get("/api/baixas/dead-letters").get_json()["items"]
     assert [(i["id"], i["product_id"]) for i in listed] == [(entry_id, "40")]
     assert client.post(f"/api/baixas/dead-letters/{entry_id}/reenviar").status_code == 200
-    wait_for(lambda: removals_by_product([40]), 30, "the replayed scan")
+    wait_until(lambda: removals_by_product([40]), 30, "the replayed scan")
     assert client.post(f"/api/baixas/dead-letters/{entry_id}/reenviar").status_code == 404
     assert client.get("/api/baixas/dead-letters").get_json()["items"] == []
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from tests.baixa.support import (Agent, OwnRedis, outcomes, removals_by_product, seed_products,
-                                 shelf_count, spawn_worker_on, stop_process, wait_for)
-from tests.conftest import REDIS_URL
+                                 shelf_count, spawn_worker_on, stop_process)
+from tests.conftest import REDIS_URL, wait_until
 
 
 @pytest.mark.mariadb
@@ -27,8 +27,8 @@ def test_kill_9_agent_mid_burst_every_scan_lands_once(tmp_path: Path, worker: An
     agent.start()  # the same spool: whatever was spooled is published after the restart
     for pid in ids[len(acked):]:  # the clerk scans again what got no beep
         agent.send(str(pid).encode())
-    wait_for(lambda: len(removals_by_product(ids)) == len(ids), 60, "every product written off")
-    wait_for(lambda: agent.status()["spool_depth"] == 0, 30, "the spool to drain")
+    wait_until(lambda: len(removals_by_product(ids)) == len(ids), 60, "every product written off")
+    wait_until(lambda: agent.status()["spool_depth"] == 0, 30, "the spool to drain")
     assert agent.stop() == 0
 
     assert set(removals_by_product(ids).values()) == {1}
@@ -52,7 +52,7 @@ def test_redis_stopped_while_scanning_scans_wait_and_drain_in_order(tmp_path: Pa
     try:
         for pid in ids[:10]:
             assert agent.scan(str(pid).encode())["accepted"]
-        wait_for(lambda: len(removals_by_product(ids[:10])) == 10, 30, "first scans")
+        wait_until(lambda: len(removals_by_product(ids[:10])) == 10, 30, "first scans")
 
         redis.stop()
         for pid in ids[10:]:
@@ -63,8 +63,8 @@ def test_redis_stopped_while_scanning_scans_wait_and_drain_in_order(tmp_path: Pa
         assert "broker unreachable" in agent.log()
 
         redis.start()
-        wait_for(lambda: len(removals_by_product(ids)) == 30, 60, "the spool to drain")
-        wait_for(lambda: agent.status()["spool_depth"] == 0, 30, "spool empty")
+        wait_until(lambda: len(removals_by_product(ids)) == 30, 60, "the spool to drain")
+        wait_until(lambda: agent.status()["spool_depth"] == 0, 30, "spool empty")
     finally:
         agent.stop()
         stop_process(worker)
@@ -97,7 +97,7 @@ def test_garbage_input_is_rejected_with_a_reason_and_never_sent(tmp_path: Path, 
     try:
         answers = [agent.scan(line) for line in GARBAGE]
         valid = [agent.scan(str(pid).encode()) for pid in ids]
-        wait_for(lambda: len(removals_by_product(ids)) == 2, 30, "the valid scans")
+        wait_until(lambda: len(removals_by_product(ids)) == 2, 30, "the valid scans")
         assert agent.status()["spool_depth"] == 0
     finally:
         assert agent.stop() == 0  # garbage never crashed it

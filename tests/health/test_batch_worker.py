@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -22,16 +21,8 @@ from core.health import batch_worker
 from core.health.batch_worker import HealthBatchWorker
 from core.health.report import rejection_counts
 from core.redis_client import get_redis
-from tests.conftest import ROOT
+from tests.conftest import ROOT, wait_until
 from tests.health.helpers import ago, device_count, device_row, sample_count, seed_report
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = 30, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -11,25 +11,17 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from core.health.bridge import HealthBridge, dead_queue_name
 from core.health.report import rejection_counts
-from tests.conftest import ROOT, service_unavailable
+from tests.conftest import ROOT, service_unavailable, wait_until
 from tests.health.helpers import ago, device_count, device_row, sample_count, seed_report
 
 AMQP_URL = os.environ.get("STOCKFLOW_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = 30, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from typing import Any
 
@@ -10,6 +9,7 @@ import pytest
 import requests
 
 from core.ruptura import analise, analises
+from tests.conftest import wait_until
 from tests.ruptura.conftest import Carteira, pedidos_simples
 from tests.sse_client import Event, parse_sse
 
@@ -30,11 +30,6 @@ def hold_order(monkeypatch: pytest.MonkeyPatch, num_pedido: str) -> threading.Ev
     return gate
 
 
-def wait_until(condition: Any, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.02)
 
 
 def start(http: requests.Session, url: str, nums: list[str]) -> dict[str, Any]:

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import os
 import random
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
@@ -67,12 +66,3 @@ def load_source(vendas: int = 2_000, produtos: int = 300, clientes: int = 200) -
                                     ("clientes", Cliente), ("vendas", Venda))}
 
 
-def wait_until(condition: Callable[[], Any], timeout_s: float = 30, what: str = "") -> Any:
-    """Poll `condition` until it returns something truthy; fail after timeout_s."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what or condition}")

@@ -13,7 +13,8 @@ from core.plusoft import locks
 from core.plusoft.standin import PlusoftStandIn
 from core.settings import Settings
 from tasks.plusoft import SyncNotConfigured, Trigger, ensure_configured, trigger
-from tests.sync.conftest import load_source, wait_until
+from tests.conftest import wait_until
+from tests.sync.conftest import load_source
 from tests.sync.test_sync import wait_for_job
 
 

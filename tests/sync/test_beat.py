@@ -17,7 +17,7 @@ from celerybeat.schedule import beat_schedule
 from core.settings import Settings
 from tasks.app import celery_app
 from tests.conftest import REDIS_PORT, ROOT
-from tests.sync.conftest import wait_until
+from tests.conftest import wait_until
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 ENTRY = "plusoft.sincronizar_agendado"

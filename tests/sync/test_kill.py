@@ -15,7 +15,8 @@ from core.plusoft.standin import PlusoftStandIn
 from core.settings import reset_settings
 from tasks.plusoft import trigger
 from tests.conftest import spawn_worker
-from tests.sync.conftest import load_source, wait_until
+from tests.conftest import wait_until
+from tests.sync.conftest import load_source
 from tests.sync.test_sync import delivered_keys, wait_for_job
 
 

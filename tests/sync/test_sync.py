@@ -22,7 +22,8 @@ from core.plusoft.standin import PlusoftStandIn
 from core.plusoft.sync import sync_slice
 from core.settings import reset_settings
 from tasks.plusoft import sincronizar_agendado, trigger
-from tests.sync.conftest import load_source, wait_until
+from tests.conftest import wait_until
+from tests.sync.conftest import load_source
 
 PLUSOFT_KEY_FIELDS = {"filiais": ("IDFILIAL",), "produtos": ("IDPRODUTO",),
                       "clientes": ("IDPESSOA",),
