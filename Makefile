@@ -10,7 +10,7 @@ $(STAMP): requirements.txt requirements-dev.txt edge_agent/requirements.txt plat
 	touch $(STAMP)
 
 up: $(STAMP)
-	$(PY) -m core.up
+	$(PY) -m processes.up
 
 test: $(STAMP)
 	bash platform/bootstrap.sh --test-tools

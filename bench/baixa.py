@@ -25,7 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core import embedded_redis  # noqa: E402
+from standins import embedded_redis  # noqa: E402
 
 BURST = int(os.environ.get("BENCH_BURST", 2_000))
 PACED = int(os.environ.get("BENCH_PACED", 200))

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
 
-from core import embedded_redis  # noqa: E402
+from standins import embedded_redis  # noqa: E402
 from edge_agent.config import AgentConfig  # noqa: E402
 from edge_agent.publisher import Publisher  # noqa: E402
 from edge_agent.spool import Spool  # noqa: E402

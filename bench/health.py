@@ -2,7 +2,7 @@
 
 Measured in one run, on the same broker (an embedded Redis), database and messages
 (`health.report` tasks as the Pis send them: one report per message, by name, ignore_result):
-- ours: 2 processes of the health batch worker (`python -m core.health.batch_worker`, the
+- ours: 2 processes of the health batch worker (`python -m processes.health_batch_worker`, the
   Procfile's health_worker): batches of reports validated, upserted in one statement with
   their history samples in another, one commit, acked after it -> upserts_per_s;
 - the seed's way: the same messages as `health.seed_way` tasks doing what seed 002's
@@ -42,7 +42,7 @@ MYSQL_URL = os.environ.get("STOCKFLOW_BENCH_MYSQL_URL",
 
 # Imported by the bench's workers (`--include bench.health`): the seed's way as a task.
 if __name__ != "__main__":
-    from tasks.app import celery_app
+    from core.celery_app import celery_app
 
     @celery_app.task(name="health.seed_way")
     def seed_way(message: dict[str, Any]) -> None:
@@ -93,7 +93,7 @@ def reports() -> list[dict[str, Any]]:
 
 def enqueue(task_name: str, messages: list[dict[str, Any]]) -> None:
     """Publish the messages as the Pis do: by task name, queue health, no result kept."""
-    from tasks.app import celery_app
+    from core.celery_app import celery_app
 
     with celery_app.producer_or_acquire() as producer:
         for message in messages:
@@ -104,7 +104,7 @@ def enqueue(task_name: str, messages: list[dict[str, Any]]) -> None:
 def start_workers(pool: str, concurrency: int, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
     """Start 2 worker processes on the health queue: Celery workers, or pool "batch": ours."""
     if pool == "batch":
-        command = [sys.executable, "-m", "core.health.batch_worker"]
+        command = [sys.executable, "-m", "processes.health_batch_worker"]
         return [subprocess.Popen(command, cwd=ROOT, env=env, stdout=sys.stderr) for _ in range(2)]
     return [subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--queues", "health",
@@ -179,7 +179,7 @@ def check_ours(messages: list[dict[str, Any]]) -> None:
 
 def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="stockflow-bench-health-"))
-    from core import embedded_redis
+    from standins import embedded_redis
 
     port = embedded_redis.free_port()
     redis_process = embedded_redis.start(port, tmp / "redis", appendonly=False)

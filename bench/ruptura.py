@@ -54,7 +54,7 @@ def analisar_ingenuo(nums: list[str], hoje: date) -> list[dict[str, Any]]:
 
     from core.db import session_scope
     from core.models import EntradaProgramada, EstoqueAtual, Pedido, PedidoItem
-    from core.ruptura import analise
+    from core.ruptura import regras
 
     resultados = []
     with session_scope() as session:
@@ -66,19 +66,19 @@ def analisar_ingenuo(nums: list[str], hoje: date) -> list[dict[str, Any]]:
             for item in itens:
                 estoque[item.cod_produto] = session.scalar(
                     select(EstoqueAtual.quantidade)
-                    .where(EstoqueAtual.cod_produto == item.cod_produto)) or analise.ZERO
+                    .where(EstoqueAtual.cod_produto == item.cod_produto)) or regras.ZERO
                 entradas[item.cod_produto] = [
-                    analise.Entrada(e.data_prevista, e.quantidade, e.origem)
+                    regras.Entrada(e.data_prevista, e.quantidade, e.origem)
                     for e in session.scalars(
                         select(EntradaProgramada)
                         .where(EntradaProgramada.cod_produto == item.cod_produto,
                                EntradaProgramada.data_prevista >= hoje)
                         .order_by(EntradaProgramada.data_prevista, EntradaProgramada.id))]
-            carteira = analise.PedidoCarteira(
+            carteira = regras.PedidoCarteira(
                 pedido.num_pedido, pedido.cliente, pedido.data_entrega_prevista,
-                tuple(analise.Item(i.cod_produto, i.nome_produto, i.quantidade, i.preco_unitario)
+                tuple(regras.Item(i.cod_produto, i.nome_produto, i.quantidade, i.preco_unitario)
                       for i in itens))
-            resultados.append(analise.analisar_pedido(carteira, estoque, entradas, hoje))
+            resultados.append(regras.analisar_pedido(carteira, estoque, entradas, hoje))
     return resultados
 
 
@@ -128,7 +128,7 @@ class WebServer:
 
 def run_ours(web: WebServer, http: Any, nums: list[str]) -> dict[str, Any]:
     """POST an analysis, follow its SSE stream to "completo"; return timings and results."""
-    from tests.sse_client import parse_sse  # the SSE parser the tests use
+    from tests.support.sse import parse_sse  # the SSE parser the tests use
 
     start = time.perf_counter()
     response = http.post(f"{web.url}/api/carteira/ruptura/analises", json={"pedidos": nums}, timeout=60)
@@ -160,7 +160,7 @@ def same_verdict(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="stockflow-bench-ruptura-"))
-    from core import embedded_redis
+    from standins import embedded_redis
 
     port = embedded_redis.free_port()
     redis_process = embedded_redis.start(port, tmp / "redis", appendonly=False)
@@ -175,8 +175,8 @@ def main() -> None:
     try:
         from core import migrate
         from core.db import dispose_engine, recreate_mysql_database, session_scope
-        from core.ruptura.analise import hoje_local
         from core.ruptura.demo import gerar_carteira, inserir
+        from core.ruptura.regras import hoje_local
 
         recreate_mysql_database(MYSQL_URL)
         migrate.upgrade()
@@ -202,14 +202,14 @@ def main() -> None:
              "--concurrency", "2", "--pool", "prefork", "--hostname", worker_name,
              "--loglevel", "WARNING", "--without-mingle", "--without-gossip"], cwd=ROOT,
             stdout=sys.stderr)  # the JSON figures must stay the last line of stdout
-        from tasks.app import celery_app
+        from core.celery_app import celery_app
 
         deadline = time.monotonic() + 60
         while not celery_app.control.ping(destination=[worker_name], timeout=0.5):
             if time.monotonic() > deadline or worker.poll() is not None:
                 raise RuntimeError("ruptura worker did not start")
 
-        from web.auth import create_user
+        from core.users import create_user
 
         create_user("bench", "bench-password", is_admin=False)
         web = WebServer()

@@ -19,8 +19,8 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "kwargs": {"keep_days": 30},
         },
         # baixa: dead letters parked in Redis while the database was down reach the table
-        "baixa.recuperar_dead_letters": {
-            "task": "baixa.recuperar_dead_letters",
+        "dead_letters.move_parked": {
+            "task": "dead_letters.move_parked",
             "schedule": 60.0,
             "options": {"expires": 55},
         },
@@ -39,8 +39,8 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "options": {"queue": "default"},
         },
         # sync: Consinco -> Plusoft every night, all entities in order (01:00 São Paulo)
-        "plusoft.sincronizar_agendado": {
-            "task": "plusoft.sincronizar_agendado",
+        "sync.sincronizar_agendado": {
+            "task": "sync.sincronizar_agendado",
             "schedule": crontab(hour=settings.plusoft_schedule_hour,
                                 minute=settings.plusoft_schedule_minute),
         },

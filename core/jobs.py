@@ -6,7 +6,10 @@ is also published on the SSE channel `job:<id>` so pages update without polling.
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
+
+from sqlalchemy import delete
 
 from core.db import session_scope
 from core.models import Job
@@ -103,3 +106,12 @@ def as_status(job: Job) -> dict[str, Any]:
     if job.ended_at:
         out["ended_at"] = job.ended_at.isoformat()
     return out
+
+
+def prune(keep_days: int) -> int:
+    """Delete ended jobs older than keep_days and return how many went."""
+    cutoff = utcnow() - timedelta(days=keep_days)
+    with session_scope() as session:
+        result = session.execute(delete(Job).where(
+            Job.ended_at.is_not(None), Job.ended_at < cutoff))
+        return int(result.rowcount or 0)

@@ -123,7 +123,7 @@ class Settings(BaseSettings):
     # Rows per Oracle network round trip (cursor.arraysize).
     consinco_arraysize: int = Field(default=1_000, ge=1)
     # Plusoft transactional-load API; each entity POSTs to <base>/<entidade>.
-    # The default is the local stand-in (python -m core.plusoft.standin).
+    # The default is the local stand-in (python -m standins.plusoft).
     plusoft_base_url: str = "http://127.0.0.1:8765/api/v1/carga"
     plusoft_token: str = ""
     plusoft_connect_timeout_s: float = Field(default=5.0, gt=0)

@@ -20,6 +20,16 @@ def stream_key(channel: str) -> str:
     return f"sse:{channel}"
 
 
+def latest_id(channel: str) -> str:
+    """Return the newest event id of the channel ("0-0" when empty).
+
+    A page reads it BEFORE its database query and hands it to the browser as its SSE starting
+    point, so an update committed between the query and the subscription is replayed, not missed.
+    """
+    newest = get_redis().xrevrange(stream_key(channel), count=1)
+    return str(newest[0][0]) if newest else "0-0"
+
+
 def publish(channel: str, event: str, data: Any) -> str:
     """Append an event to the channel and return its id (the SSE `id:` field)."""
     settings = get_settings()

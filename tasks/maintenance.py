@@ -1,25 +1,18 @@
-"""Housekeeping run by Beat: old jobs and expired SSE logs do not pile up."""
+"""Housekeeping run by Beat (queue default): old jobs do not pile up, parked dead letters
+reach the table."""
 from __future__ import annotations
 
-from datetime import timedelta
-
-from sqlalchemy import delete
-
-from core.db import session_scope
-from core.models import Job
-from core.models.types import utcnow
-from tasks.app import celery_app
-
-
-def prune_jobs(keep_days: int) -> int:
-    """Delete ended jobs older than keep_days and return how many went."""
-    cutoff = utcnow() - timedelta(days=keep_days)
-    with session_scope() as session:
-        result = session.execute(delete(Job).where(
-            Job.ended_at.is_not(None), Job.ended_at < cutoff))
-        return int(result.rowcount or 0)
+from core import dead_letters, jobs
+from core.celery_app import celery_app
 
 
 @celery_app.task(name="maintenance.prune_jobs")
-def prune_jobs_task(keep_days: int = 30) -> int:
-    return prune_jobs(keep_days)
+def prune_jobs(keep_days: int = 30) -> int:
+    """Delete ended jobs older than keep_days; return how many went."""
+    return jobs.prune(keep_days)
+
+
+@celery_app.task(name="dead_letters.move_parked")
+def move_parked_dead_letters() -> int:
+    """Every minute: move dead letters parked while the database was down into the table."""
+    return dead_letters.move_parked()

@@ -1,12 +1,13 @@
 """Tasks used only by the foundation tests, registered on the real app (default queue)."""
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
 from core import jobs
+from core.celery_app import celery_app
 from core.sse import publish
-from tasks.app import celery_app
 from tasks.base import JobTask
 
 # Tests hold this to keep a task "started" while they look at it.
@@ -30,3 +31,8 @@ def always_fails(job_id: str) -> None:
 @celery_app.task(name="tests.publish_events")
 def publish_events(channel: str, count: int, start: int = 0) -> list[str]:
     return [publish(channel, "tick", {"n": n}) for n in range(start, start + count)]
+
+
+@celery_app.task(name="tests.logs_a_line", base=JobTask)
+def logs_a_line(message: str, job_id: str | None = None) -> None:
+    logging.getLogger("tests.sample_tasks").warning(message)

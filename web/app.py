@@ -1,36 +1,37 @@
-"""The Flask app factory: settings, auth, CSRF, SSE and one blueprint per area."""
+"""The Flask app factory: settings, auth, CSRF, errors, SSE and one blueprint per feature."""
 from __future__ import annotations
 
-import importlib
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask
 
 from core.logs import configure_logging
 from core.settings import get_settings
+from web import (
+    auth,
+    baixa,
+    cli,
+    comprovantes,
+    errors,
+    health,
+    home,
+    jobs,
+    probes,
+    ruptura,
+    sse,
+    sync,
+)
 
-# Each area's blueprint, as "module:attribute".
-BLUEPRINTS = [
-    "web.auth:bp",
-    "web.home:bp",
-    "web.probes:bp",
-    "web.jobs:bp",
-    "web.sse:bp",
-    "web.baixas:bp",
-    "web.carteira:bp",
-    "web.dispositivos:bp",
-    "web.sync:bp",
-    "web.comprovantes:bp",
-]
+# Every blueprint, in registration order; a module's SSE_CHANNELS says who may read its channels.
+BLUEPRINT_MODULES = (auth, home, probes, jobs, sse, baixa, ruptura, comprovantes, health, sync)
 
-# The navigation bar: (label, endpoint); an area shows once its blueprint is registered.
+# The navigation bar: (label, endpoint). Pages keep the business's words.
 NAVIGATION = [
-    ("Baixas", "baixas.index"),
-    ("Carteira", "carteira.index"),
+    ("Baixas", "baixa.index"),
+    ("Carteira", "ruptura.index"),
     ("Comprovantes", "comprovantes.index"),
-    ("Dispositivos", "dispositivos.index"),
+    ("Dispositivos", "health.index"),
     ("Sincronização", "sync.index"),
 ]
 
@@ -55,52 +56,15 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if overrides:
         app.config.update(overrides)
 
-    for spec in BLUEPRINTS:
-        module_name, attr = spec.split(":")
-        app.register_blueprint(getattr(importlib.import_module(module_name), attr))
-
-    from web.auth import init_auth
-    from web.cli import register_cli
-
-    init_auth(app)
-    register_cli(app)
+    for module in BLUEPRINT_MODULES:
+        app.register_blueprint(module.bp)
+        sse.add_channel_rules(app, getattr(module, "SSE_CHANNELS", {}))
+    auth.init_auth(app)
+    errors.init_errors(app)
+    cli.register_cli(app)
 
     @app.context_processor
     def _navigation() -> dict[str, Any]:
-        return {"navigation": [(label, endpoint) for label, endpoint in NAVIGATION
-                               if endpoint in app.view_functions]}
-
-    @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException) -> Any:
-        if wants_json():
-            return jsonify(error=describe(exc), status=exc.code), exc.code
-        return exc
+        return {"navigation": NAVIGATION}
 
     return app
-
-
-def wants_json() -> bool:
-    """True for API calls: JSON bodies, /api, /jobs, /stream, or an Accept that prefers JSON."""
-    if request.is_json or request.path.startswith(("/api/", "/jobs/", "/stream")):
-        return True
-    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
-    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
-
-
-# Werkzeug's default descriptions are English; users read Portuguese.
-DEFAULT_MESSAGES = {
-    400: "Requisição inválida.", 401: "Autenticação necessária.", 403: "Acesso negado.",
-    404: "Não encontrado.", 405: "Método não permitido.", 422: "Dados inválidos.",
-    429: "Muitas requisições; tente de novo em instantes.", 500: "Erro interno do servidor.",
-}
-
-
-def describe(exc: HTTPException) -> str:
-    """Return the error's own message, or a pt-BR one in place of Werkzeug's default."""
-    if exc.description != type(exc).description:
-        return str(exc.description)
-    if exc.code == 413:
-        from core.comprovantes.validation import too_large_message
-
-        return too_large_message()
-    return DEFAULT_MESSAGES.get(exc.code or 500, str(exc.description))

@@ -1,22 +1,32 @@
 """Login (hashed passwords, Flask-Login), bearer tokens for scripts, and CSRF on cookie posts."""
 from __future__ import annotations
 
-import hashlib
-import secrets
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, Flask, abort, current_app, flash, g, jsonify, redirect,
-                   render_template, request, url_for)
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import select
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from core.db import session_scope
 from core.models import ApiToken, User
 from core.models.types import utcnow
+from core.users import authenticate, token_digest
+from web.errors import wants_json
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -46,8 +56,6 @@ def init_auth(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError) -> Any:
-        from web.app import wants_json
-
         message = "Sessão expirada ou token CSRF ausente: recarregue a página."
         if wants_json():
             return jsonify(error=message, status=400), 400
@@ -75,7 +83,7 @@ def _load_user_from_bearer(req: Any) -> User | None:
     header = req.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         return None
-    digest = hashlib.sha256(header[7:].strip().encode()).hexdigest()
+    digest = token_digest(header[7:].strip())
     with session_scope() as session:
         token = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == digest))
         if token is None:
@@ -93,8 +101,6 @@ def _load_user_from_bearer(req: Any) -> User | None:
 
 @login_manager.unauthorized_handler
 def _unauthorized() -> Any:
-    from web.app import wants_json
-
     if wants_json() or request.headers.get("Authorization"):
         return jsonify(error="Autenticação necessária.", status=401), 401
     return redirect(url_for("auth.login", next=request.full_path))
@@ -122,44 +128,6 @@ def login() -> Any:
 def logout() -> Any:
     logout_user()
     return redirect(url_for("auth.login"))
-
-
-def authenticate(username: str, password: str) -> User | None:
-    """Return the active user whose password matches, or None."""
-    with session_scope() as session:
-        user = session.scalar(select(User).where(User.username == username))
-        if user is None or not user.active or not check_password_hash(user.password_hash, password):
-            return None
-        return user
-
-
-def create_user(username: str, password: str, name: str = "", is_admin: bool = False) -> User:
-    """Create a user with a hashed password (or reset the password of an existing one)."""
-    if len(password) < 8:
-        raise ValueError("a senha precisa de pelo menos 8 caracteres")
-    with session_scope() as session:
-        user = session.scalar(select(User).where(User.username == username))
-        if user is None:
-            user = User(username=username)
-            session.add(user)
-        user.name = name or user.name or username
-        user.is_admin = is_admin
-        user.active = True
-        user.password_hash = generate_password_hash(password)
-        session.flush()
-        return user
-
-
-def create_token(username: str, label: str = "") -> str:
-    """Create a bearer token for a user and return it (shown once; only its hash is kept)."""
-    token = secrets.token_urlsafe(32)
-    with session_scope() as session:
-        user = session.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise LookupError(f"usuário {username!r} não existe")
-        session.add(ApiToken(user_id=user.id, label=label,
-                             token_sha256=hashlib.sha256(token.encode()).hexdigest()))
-    return token
 
 
 def require_admin() -> None:

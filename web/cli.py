@@ -4,8 +4,8 @@ from __future__ import annotations
 import click
 from flask import Flask
 
-from core import deadletter, demo, migrate
-from web.auth import create_token, create_user
+from core import dead_letters, demo, migrate
+from core.users import create_token, create_user, ensure_demo_user
 
 
 def register_cli(app: Flask) -> None:
@@ -29,7 +29,7 @@ def register_cli(app: Flask) -> None:
     def demo_load() -> None:
         """Load the demo data that is missing and print the demo login."""
         demo.load_all(click.echo)
-        username, password = demo.ensure_demo_user()
+        username, password = ensure_demo_user()
         click.echo(f"login de demonstração: {username} / {password}")
 
     @app.cli.group()
@@ -70,12 +70,12 @@ def register_cli(app: Flask) -> None:
     @deadletters_group.command("list")
     def deadletters_list() -> None:
         """List the entries waiting for a replay."""
-        for entry in deadletter.list_open():
+        for entry in dead_letters.list_open():
             click.echo(f"{entry.id}\t{entry.task_name}\t{entry.reference}\t{entry.error}")
 
     @deadletters_group.command("replay")
     @click.argument("entry_id", type=int)
     def deadletters_replay(entry_id: int) -> None:
         """Send an entry's task again."""
-        task_id = deadletter.replay(entry_id, who="cli")
+        task_id = dead_letters.replay(entry_id, who="cli")
         click.echo(f"reenviado como {task_id}" if task_id else "nada a reenviar")

@@ -9,8 +9,12 @@ from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from core import jobs
-from core.comprovantes import processing, queueing, registry
-from core.comprovantes.validation import UploadRefused, too_large_message, validate_upload
+from core.comprovantes import processing, registry
+from core.comprovantes.validation import (
+    UploadRefused,
+    too_large_message,
+    validate_upload,
+)
 from core.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -91,7 +95,7 @@ def upload() -> Any:
         body.update(duplicado=True, mensagem=f"Este arquivo já foi enviado (comprovante #{receipt.id}).")
         return jsonify(body), 200
     assert registered.job_id is not None
-    if queueing.enqueue(registered.comprovante_id, registered.job_id):
+    if processing.enqueue(registered.comprovante_id, registered.job_id):
         body = _answer(registered.comprovante_id, registered.job_id)
         body.update(duplicado=False, modo="fila", status="queued")
         return jsonify(body), 202

@@ -11,6 +11,15 @@ from core import jobs
 bp = Blueprint("jobs", __name__)
 
 
+def may_read_job(user: Any, job_id: str) -> bool:
+    """A job's channel is for its owner and administrators (an ownerless job: anyone)."""
+    exists, owner_id = jobs.get_owner(job_id)
+    return exists and (owner_id is None or owner_id == user.id or user.is_admin)
+
+
+SSE_CHANNELS = {"job": may_read_job}
+
+
 @bp.get("/jobs/<job_id>/status")
 def status(job_id: str) -> Any:
     state = jobs.get_status(job_id) if len(job_id) <= 36 else None

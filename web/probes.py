@@ -48,7 +48,7 @@ def _redis() -> str:
 
 
 def _broker() -> str:
-    from tasks.app import celery_app
+    from core.celery_app import celery_app
 
     with celery_app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
@@ -56,7 +56,7 @@ def _broker() -> str:
 
 
 def _workers() -> list[str]:
-    from tasks.app import celery_app
+    from core.celery_app import celery_app
 
     replies = celery_app.control.ping(timeout=1.0)
     if not replies:

@@ -4,48 +4,40 @@ flask-sse alone ignores Last-Event-ID, never notices dead clients and lets anyon
 channel. Here events come from the Redis stream core.sse writes (the stream id is the
 event id), so a reconnecting client is replayed exactly what it missed; a comment line is
 sent every few seconds so a dead client is noticed at the next write; and each channel
-prefix has an access rule (a channel with no rule is refused).
+prefix has an access rule (a channel with no rule is refused). The app factory collects the
+rules from each blueprint module's SSE_CHANNELS (add_channel_rules).
 """
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from flask import abort, current_app, request, stream_with_context
+from flask import Flask, abort, current_app, request, stream_with_context
 from flask_login import current_user
 from flask_sse import Message, ServerSentEventsBlueprint
 
-from core import jobs
 from core.redis_client import get_redis
 from core.settings import get_settings
 from core.sse import stream_key
 
 # channel prefix (before the first ':', or the whole name) -> may this user read it?
 ChannelRule = Callable[[Any, str], bool]
-_rules: dict[str, ChannelRule] = {}
+RULES_KEY = "stockflow.sse_channel_rules"
 
 RECONNECT_MS = 2_000
 
 
-def register_channel(prefix: str, rule: ChannelRule) -> None:
+def add_channel_rules(app: Flask, rules: Mapping[str, ChannelRule]) -> None:
     """Declare who may read channels `prefix` or `prefix:<rest>`; rule(user, rest) -> bool."""
-    _rules[prefix] = rule
+    app.extensions.setdefault(RULES_KEY, {}).update(rules)
 
 
 def may_read(user: Any, channel: str) -> bool:
-    """Return whether this user may subscribe to this channel."""
+    """Return whether this user may subscribe to this channel (in the current app)."""
     prefix, _, rest = channel.partition(":")
-    rule = _rules.get(prefix)
+    rule = current_app.extensions.get(RULES_KEY, {}).get(prefix)
     return bool(rule and user.is_authenticated and rule(user, rest))
-
-
-def _job_rule(user: Any, job_id: str) -> bool:
-    exists, owner_id = jobs.get_owner(job_id)
-    return exists and (owner_id is None or owner_id == user.id or user.is_admin)
-
-
-register_channel("job", _job_rule)
 
 
 class ReliableSSEBlueprint(ServerSentEventsBlueprint):

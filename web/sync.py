@@ -8,19 +8,17 @@ from typing import Any
 from flask import Blueprint, abort, jsonify, render_template, request, url_for
 from flask_login import current_user
 
-from core.consinco.entities import ENTITIES, get_entity
-from core.consinco.queries import INCREMENTAL, read_page
-from core.consinco.source import source_session
-from core.plusoft import locks, runs
-from core.redis_client import get_redis
-from core.sse import stream_key
-from tasks.plusoft import SSE_CHANNEL, SyncNotConfigured, Trigger, trigger
-from web.sse import register_channel
+from core import sse
+from core.sync import locks, runs
+from core.sync.consinco.entities import ENTITIES, get_entity
+from core.sync.consinco.queries import INCREMENTAL, read_page
+from core.sync.consinco.source import source_session
+from core.sync.trigger import SSE_CHANNEL, SyncNotConfigured, Trigger, trigger
 
 bp = Blueprint("sync", __name__)
 
 # Any logged-in user may watch the sync runs (one channel, no sub-channels).
-register_channel(SSE_CHANNEL, lambda user, rest: rest == "")
+SSE_CHANNELS = {SSE_CHANNEL: lambda user, rest: rest == ""}
 
 MAX_PAGE = 500
 STATUS_LABELS = {"running": "em andamento", "finished": "concluída", "failed": "falhou",
@@ -30,7 +28,7 @@ STATUS_LABELS = {"running": "em andamento", "finished": "concluída", "failed": 
 @bp.get("/sync")
 def index() -> Any:
     """Each entity's last run with a trigger button, and the run history (live over SSE)."""
-    since = latest_event_id()
+    since = sse.latest_id(SSE_CHANNEL)
     latest = {name: with_liveness(run)
               for name, run in runs.latest_by_entity(list(ENTITIES)).items()}
     history = [with_liveness(run) for run in runs.recent_runs(30)]
@@ -97,12 +95,6 @@ def with_liveness(run: dict[str, Any] | None) -> dict[str, Any] | None:
     if run is not None and run["status"] == runs.RUNNING and not locks.holder(run["entidade"]):
         run = {**run, "status": "interrupted"}
     return run
-
-
-def latest_event_id() -> str:
-    """The newest event id of the sync channel, read before the database (nothing missed)."""
-    newest = get_redis().xrevrange(stream_key(SSE_CHANNEL), count=1)
-    return str(newest[0][0]) if newest else "0-0"
 
 
 def _entity_or_404(entidade: str) -> Any:

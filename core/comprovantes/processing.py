@@ -1,7 +1,7 @@
 """Process one stored receipt: read its text (OCR), extract the PIX fields, check the payee, save.
 
-Callable without Celery: the `ocr.processar_comprovante` task wraps `process`, and the
-upload falls back to `process_inline` when the broker is unreachable.
+Callable without Celery: the `comprovantes.processar` task wraps `process`; `enqueue` hands
+a receipt to it, and the upload falls back to `process_inline` when the broker is unreachable.
 """
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from core.comprovantes.ocr.errors import OcrError
 from core.comprovantes.ocr.reading import read_text
 from core.comprovantes.recebedor import validar_recebedor
 from core.db import session_scope
+from core.enqueue import BrokerUnavailable
+from core.enqueue import enqueue as enqueue_task
 from core.models import Comprovante
 from core.models.comprovantes import CONCLUIDO, ERRO, PROCESSANDO
 from core.models.types import utcnow
@@ -21,11 +23,27 @@ from core.settings import get_settings
 
 log = logging.getLogger(__name__)
 
+TASK_NAME = "comprovantes.processar"
+# An upload waits about this long at most to learn that the broker is down.
+BROKER_TIMEOUT_S = 1.0
+
 # (progress %, stage) shown on the page and in /jobs/<id>/status
 RECEBIDO_STAGE = (5, "recebido")
 OCR_STAGE = (15, "ocr")
 PARSING_STAGE = (85, "extraindo_campos")
 DONE_STAGE = (100, "concluido")
+
+
+def enqueue(comprovante_id: int, job_id: str) -> bool:
+    """Queue the receipt for processing; return False when the broker is unreachable."""
+    try:
+        enqueue_task(TASK_NAME, {"comprovante_id": comprovante_id, "job_id": job_id},
+                     timeout_s=BROKER_TIMEOUT_S)
+    except BrokerUnavailable:
+        log.warning("processing inline (broker unreachable) comprovante=%s job=%s",
+                    comprovante_id, job_id)
+        return False
+    return True
 
 
 def _report(job_id: str | None, stage: tuple[int, str]) -> None:

@@ -4,7 +4,12 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-from core.comprovantes.documents import Documento, find_documento, key_canonical, masked_matches
+from core.comprovantes.documents import (
+    Documento,
+    find_documento,
+    key_canonical,
+    masked_matches,
+)
 from core.comprovantes.pix import Parte, fold
 from core.settings import Settings
 

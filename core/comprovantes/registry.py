@@ -18,7 +18,7 @@ from core.models.comprovantes import RECEBIDO
 
 log = logging.getLogger(__name__)
 
-JOB_KIND = "ocr"
+JOB_KIND = "comprovantes"
 
 
 @dataclass(frozen=True)

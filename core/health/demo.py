@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.demo import DEMO_STORES
+from core.baixa.demo import DEMO_STORES
 from core.models import DeviceHealthSample, DeviceStatus
 from core.models.types import utcnow
 

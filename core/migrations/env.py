@@ -6,8 +6,8 @@ from typing import Any
 from alembic import context
 
 import core.models  # noqa: F401 - registers every table on Base.metadata
-from core.consinco.models import ConsincoBase
 from core.db import Base, get_engine
+from core.sync.consinco.models import ConsincoBase
 
 # The app's tables, plus the Consinco source views that dev/test keep in the app database
 # (so autogenerate never proposes dropping them).

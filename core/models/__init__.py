@@ -1,11 +1,10 @@
 """All models, imported here so Base.metadata (and Alembic) sees every table."""
 from core.models.auth import ApiToken, User
-from core.models.baixa import BaixaEstorno, BaixaLeitura
+from core.models.baixa import BaixaEstorno, BaixaLeitura, Produto, ProdutoRemovido
 from core.models.comprovantes import Comprovante
-from core.models.carteira import EntradaProgramada, EstoqueAtual, Pedido, PedidoItem
-from core.models.devices import DeviceHealthSample, DeviceStatus
+from core.models.health import DeviceHealthSample, DeviceStatus
 from core.models.jobs import DeadLetter, Job
-from core.models.produtos import Produto, ProdutoRemovido
+from core.models.ruptura import EntradaProgramada, EstoqueAtual, Pedido, PedidoItem
 from core.models.sync import SyncCheckpoint, SyncRun
 
 __all__ = ["BaixaEstorno", "BaixaLeitura", "Comprovante",

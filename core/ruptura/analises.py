@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import sse
+from core.enqueue import enqueue_many
 from core.redis_client import get_redis
-from core.ruptura.analise import ANALISADO, FALHA
+from core.ruptura.regras import ANALISADO, FALHA
 from core.settings import get_settings
 
 TAMANHO_LOTE = 20
@@ -81,6 +82,10 @@ def id_valido(analise_id: str) -> bool:
     return bool(_ID.match(analise_id))
 
 
+# The task analysing one batch (tasks/ruptura.py).
+TASK_NAME = "ruptura.analisar_lote"
+
+
 @dataclass(frozen=True)
 class NovaAnalise:
     analise_id: str
@@ -107,6 +112,14 @@ def criar(owner_id: int, nums: Sequence[str]) -> NovaAnalise:
     pipe.expire(meta, get_settings().ruptura_results_ttl_s)
     pipe.execute()
     return NovaAnalise(analise_id, lotes)
+
+
+def iniciar(owner_id: int, nums: Sequence[str]) -> NovaAnalise:
+    """Record an analysis of these orders for its owner and enqueue its batches, first batch first."""
+    nova = criar(owner_id, nums)
+    enqueue_many(TASK_NAME, [{"analise_id": nova.analise_id, "lote": numero, "pedidos": lote}
+                             for numero, lote in enumerate(nova.lotes, start=1)])
+    return nova
 
 
 def dono(analise_id: str) -> int | None:

@@ -15,9 +15,9 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from core.models import EntradaProgramada, EstoqueAtual, Pedido, PedidoItem
-from core.models.carteira import ORIGEM_COMPRA, ORIGEM_PRODUCAO
+from core.models.ruptura import ORIGEM_COMPRA, ORIGEM_PRODUCAO
 from core.models.types import utcnow
-from core.ruptura.analise import hoje_local
+from core.ruptura.regras import hoje_local
 
 CLIENTES = ("Mercado Bom Preço", "Atacadão Central", "Supermercado Real", "Empório São João",
             "Rede Economia", "Distribuidora Norte", "Mercadinho da Vila", "Hiper Sul",

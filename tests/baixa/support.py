@@ -17,12 +17,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from core import embedded_redis
 from core.db import session_scope
 from core.models import BaixaLeitura, Produto, ProdutoRemovido
 from core.models.types import utcnow
-
-ROOT = Path(__file__).resolve().parents[2]
+from standins import embedded_redis
+from tests.support.environment import ROOT
+from tests.support.workers import wait_for_ping
 
 
 def seed_products(store_key: str, ids: Iterable[int]) -> list[int]:
@@ -109,15 +109,8 @@ def spawn_worker_on(broker_url: str, queues: str = "baixa", concurrency: int = 2
          "--concurrency", str(concurrency), "--pool", "prefork", "--hostname", name,
          "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
         cwd=ROOT, env=env)
-    app = sender(broker_url)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"worker exited with {process.returncode}")
-        if app.control.ping(destination=[name], timeout=0.5):
-            return process
-    process.kill()
-    raise TimeoutError("worker did not answer a ping within 60 s")
+    wait_for_ping(process, sender(broker_url), name)
+    return process
 
 
 def stop_process(process: subprocess.Popen[Any], timeout_s: float = 20) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 
-from core import embedded_redis
+from standins import embedded_redis
 
 
 class TcpProxy:

@@ -10,18 +10,27 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from core import deadletter
-from core.baixa.dead_letters import PENDING_DEAD_LETTERS, recuperar_dead_letters
+from core import dead_letters
+from core.celery_app import celery_app
 from core.db import make_engine
+from core.dead_letters import PARKED_KEY, move_parked
 from core.models import Produto
 from core.redis_client import get_redis
 from core.settings import reset_settings
-from tasks.app import celery_app
-from tests.baixa.support import (OwnRedis, outcomes, removals_by_product, scan_message,
-                                 seed_products, sender, shelf_count, spawn_worker_on,
-                                 stop_process)
+from tests.baixa.support import (
+    OwnRedis,
+    outcomes,
+    removals_by_product,
+    scan_message,
+    seed_products,
+    sender,
+    shelf_count,
+    spawn_worker_on,
+    stop_process,
+)
 from tests.baixa.tcp_proxy import TcpProxy
-from tests.conftest import use_database, wait_until
+from tests.support.database import use_database
+from tests.support.waiting import wait_until
 
 
 @pytest.mark.mariadb
@@ -98,7 +107,7 @@ def test_mariadb_down_during_scans_nothing_lost(tmp_path: Path, db: str) -> None
     assert set(removals_by_product(ids).values()) == {1}
     assert sorted(int(o.product_id) for o in outcomes()) == ids
     assert {o.outcome for o in outcomes()} == {"removed"}
-    assert not deadletter.list_open("baixa.registrar")
+    assert not dead_letters.list_open("baixa.registrar")
 
 
 @pytest.mark.mariadb_only  # the outage is a cut of MariaDB's TCP connection
@@ -119,13 +128,13 @@ def test_retries_spent_land_in_dead_letter_and_replay_removes(db: str, worker: A
         result = celery_app.send_task("baixa.registrar", kwargs=message)
         with pytest.raises(Exception):
             result.get(timeout=60)  # retries spent
-        wait_until(lambda: get_redis().llen(PENDING_DEAD_LETTERS) == 1, 10, "the parked entry")
+        wait_until(lambda: get_redis().llen(PARKED_KEY) == 1, 10, "the parked entry")
         proxy.restore()
-        assert recuperar_dead_letters() == 1
-        [entry] = deadletter.list_open("baixa.registrar")
+        assert move_parked() == 1
+        [entry] = dead_letters.list_open("baixa.registrar")
         assert entry.reference == message["scan_id"] and "BaixaUnavailable" in entry.error
         assert shelf_count([900_200]) == 1  # nothing written off yet, nothing lost either
-        assert deadletter.replay(entry.id, "admin")
+        assert dead_letters.replay(entry.id, "admin")
         wait_until(lambda: removals_by_product([900_200]), 30, "the replayed baixa")
     finally:
         proxy.close()
@@ -134,4 +143,4 @@ def test_retries_spent_land_in_dead_letter_and_replay_removes(db: str, worker: A
         reset_settings()
     assert removals_by_product([900_200]) == {900_200: 1}
     assert [o.scan_id for o in outcomes()] == [message["scan_id"]]
-    assert not deadletter.list_open("baixa.registrar")
+    assert not dead_letters.list_open("baixa.registrar")

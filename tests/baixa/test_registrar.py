@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import func, select
 
 from core.baixa.registro import RESPONSAVEL, registrar_baixa
+from core.celery_app import celery_app
 from core.db import session_scope
 from core.models import BaixaLeitura, Produto, ProdutoRemovido
 from core.redis_client import get_redis
 from core.sse import stream_key
-from tasks.app import celery_app
 from tests.baixa.support import removals_by_product, scan_message, seed_products
 
 

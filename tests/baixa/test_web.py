@@ -7,12 +7,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from core import deadletter
+from core import dead_letters
 from core.baixa.registro import registrar_baixa
 from core.db import session_scope
 from core.models import BaixaEstorno, Produto
 from tests.baixa.support import removals_by_product, scan_message, seed_products
-from tests.conftest import wait_until
+from tests.support.waiting import wait_until
+from tests.support.web import login
 from web.sse import may_read
 
 
@@ -29,13 +30,14 @@ def test_page_lists_stores_and_needs_login(app: Any, client: Any) -> None:
     assert 'data-store="LOJA-002"' in html and "Produtos retirados" in html
 
 
-def test_store_channel_is_for_logged_in_users(users: dict[str, Any]) -> None:
+def test_store_channel_is_for_logged_in_users(app: Any, users: dict[str, Any]) -> None:
     class Anonymous:
         is_authenticated = False
 
-    assert may_read(users["ana"], "store:LOJA-001")
-    assert not may_read(users["ana"], "store")
-    assert not may_read(Anonymous(), "store:LOJA-001")
+    with app.app_context():
+        assert may_read(users["ana"], "store:LOJA-001")
+        assert not may_read(users["ana"], "store")
+        assert not may_read(Anonymous(), "store:LOJA-001")
 
 
 @pytest.mark.mariadb
@@ -82,8 +84,6 @@ def test_undo_is_audited_and_the_product_can_be_scanned_again(client: Any) -> No
 
 
 def test_undo_and_replay_need_an_administrator(app: Any, users: dict[str, Any]) -> None:
-    from tests.conftest import login
-
     seed_products("LOJA-001", [30])
     [removed] = scanned(30)
     ana = app.test_client()
@@ -92,21 +92,21 @@ def test_undo_and_replay_need_an_administrator(app: Any, users: dict[str, Any]) 
     response = ana.post(f"/api/baixas/removidos/{removed['id_removido']}/estorno",
                         json={"motivo": "tentativa"})
     assert response.status_code == 403
-    assert ana.post("/api/baixas/dead-letters/1/reenviar").status_code == 403
+    assert ana.post("/api/baixas/dead-letters/1/replay").status_code == 403
 
 
 @pytest.mark.mariadb
 def test_dead_letter_list_and_replay(client: Any, worker: Any) -> None:
     seed_products("LOJA-001", [40])
     message = scan_message(40)
-    entry_id = deadletter.record("baixa.registrar", [], message, "BaixaUnavailable: down",
+    entry_id = dead_letters.record("baixa.registrar", [], message, "BaixaUnavailable: down",
                                  reference=message["scan_id"])
-    deadletter.record("ocr.processar_comprovante", [], {"id": 1}, "x", reference="1")
+    dead_letters.record("comprovantes.processar", [], {"id": 1}, "x", reference="1")
     listed = client.get("/api/baixas/dead-letters").get_json()["items"]
     assert [(i["id"], i["product_id"]) for i in listed] == [(entry_id, "40")]
-    assert client.post(f"/api/baixas/dead-letters/{entry_id}/reenviar").status_code == 200
+    assert client.post(f"/api/baixas/dead-letters/{entry_id}/replay").status_code == 200
     wait_until(lambda: removals_by_product([40]), 30, "the replayed scan")
-    assert client.post(f"/api/baixas/dead-letters/{entry_id}/reenviar").status_code == 404
+    assert client.post(f"/api/baixas/dead-letters/{entry_id}/replay").status_code == 404
     assert client.get("/api/baixas/dead-letters").get_json()["items"] == []
 
 

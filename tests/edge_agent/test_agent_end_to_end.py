@@ -6,9 +6,18 @@ from typing import Any
 
 import pytest
 
-from tests.baixa.support import (Agent, OwnRedis, outcomes, removals_by_product, seed_products,
-                                 shelf_count, spawn_worker_on, stop_process)
-from tests.conftest import REDIS_URL, wait_until
+from tests.baixa.support import (
+    Agent,
+    OwnRedis,
+    outcomes,
+    removals_by_product,
+    seed_products,
+    shelf_count,
+    spawn_worker_on,
+    stop_process,
+)
+from tests.support.environment import REDIS_URL
+from tests.support.waiting import wait_until
 
 
 @pytest.mark.mariadb

@@ -15,10 +15,18 @@ from pathlib import Path
 import pytest
 
 from edge_agent import cli
-from edge_agent.config import (EXIT_CONFIG, EXIT_NOPERM, AgentConfig, ConfigError,
-                               DevicePermissionError, load_config, parse_vendor_product)
+from edge_agent.config import (
+    EXIT_CONFIG,
+    EXIT_NOPERM,
+    AgentConfig,
+    ConfigError,
+    DevicePermissionError,
+    load_config,
+    parse_vendor_product,
+)
 from edge_agent.scanner import Scanner, check_permission
-from tests.baixa.support import ROOT, Agent
+from tests.baixa.support import Agent
+from tests.support.environment import ROOT
 
 DEAD_BROKER = "redis://127.0.0.1:1/0"
 

@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 from edge_agent.spool import Spool
-from tests.baixa.support import ROOT
+from tests.support.environment import ROOT
 
 
 def scan(n: int) -> dict[str, str]:

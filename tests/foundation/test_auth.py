@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from core.db import session_scope
 from core.models import User
-from web.auth import create_token
+from core.users import create_token
 
 
 def test_passwords_are_hashed(users: dict[str, Any]) -> None:
@@ -75,7 +75,7 @@ def test_users_cli_creates_a_user(app: Any) -> None:
     result = runner.invoke(args=["users", "create", "joao", "--name", "João"],
                            input="senha-do-joao\nsenha-do-joao\n")
     assert result.exit_code == 0, result.output
-    from web.auth import authenticate
+    from core.users import authenticate
 
     assert authenticate("joao", "senha-do-joao").name == "João"
     short = runner.invoke(args=["users", "create", "x", "--password", "curta"])

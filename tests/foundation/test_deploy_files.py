@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from core.settings import Settings
-from tests.conftest import ROOT
+from tests.support.environment import ROOT
 
 
 def test_every_setting_is_documented_in_env_example() -> None:

@@ -2,25 +2,28 @@
 queued -> started -> finished, a failing task shows failed with its error, unknown is 404."""
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 
 from core import jobs
 from tests import sample_tasks
+from tests.support.waiting import wait_until
+from tests.support.web import login
 
 
 def wait_for_status(client: Any, job_id: str, wanted: str, stage: str | None = None,
                     timeout_s: float = 20) -> dict[str, Any]:
     """Poll the status endpoint (what a page without SSE would do) until `wanted` shows."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        body = client.get(f"/jobs/{job_id}/status").get_json()
-        if body["status"] == wanted and (stage is None or body.get("stage") == stage):
-            return body
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} never reached {wanted}/{stage}: {body}")
+
+    def status() -> dict[str, Any]:
+        return client.get(f"/jobs/{job_id}/status").get_json()
+
+    def reached() -> dict[str, Any] | None:
+        body = status()
+        return body if body["status"] == wanted and (stage is None or body.get("stage") == stage) else None
+
+    return wait_until(reached, timeout_s, lambda: f"job {job_id} to reach {wanted}/{stage}: {status()}")
 
 
 @pytest.mark.mariadb
@@ -60,8 +63,6 @@ def test_unknown_job_is_404(client: Any) -> None:
 
 
 def test_someone_elses_job_is_hidden(app: Any, users: dict[str, Any]) -> None:
-    from tests.conftest import login
-
     job_id = jobs.create_job("tests", owner_id=users["admin"].id)
     ana = app.test_client()
     login(ana, "ana", "ana-password")

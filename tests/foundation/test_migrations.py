@@ -9,13 +9,14 @@ from sqlalchemy import create_engine, inspect
 import core.models  # noqa: F401
 from core import migrate
 from core.db import Base
-from tests.conftest import MYSQL_URL, _mysql_reachable, service_unavailable, use_database
+from tests.support.database import forget_migration, mysql_reachable, use_database
+from tests.support.environment import MYSQL_URL, service_unavailable
 
 
 def _fresh_url(backend: str, tmp_path: Any) -> str:
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
-    problem = _mysql_reachable()
+    problem = mysql_reachable()
     if problem:
         service_unavailable("MariaDB", MYSQL_URL, problem)
     return MYSQL_URL
@@ -46,6 +47,4 @@ def test_migrations_run_from_empty_and_match_the_models(backend: str, tmp_path: 
         migrate.upgrade()  # running again is a no-op
         engine.dispose()
     finally:
-        from tests.conftest import _migrated
-
-        _migrated.pop(backend, None)  # the shared test database must be rebuilt
+        forget_migration(backend)  # the shared test database must be rebuilt

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from core.settings import DEV_SECRET_KEY, ConfigurationError, Settings
-from tests.conftest import ROOT
+from tests.support.environment import ROOT
 
 PRODUCTION = {
     "env": "production", "secret_key": "x" * 48,

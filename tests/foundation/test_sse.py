@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from core import jobs
 from core.sse import publish
 from tests import sample_tasks
-from tests.sse_client import events
-from web.sse import register_channel
+from tests.support.sse import events
+from web.sse import add_channel_rules
 
-# a channel family only the tests use, readable by any logged-in user
-register_channel("testes", lambda user, rest: True)
+
+@pytest.fixture(autouse=True)
+def _test_channels(live_server: Any) -> None:
+    """A channel family only these tests use, readable by any logged-in user."""
+    add_channel_rules(live_server.app, {"testes": lambda user, rest: True})
 
 
 def test_worker_event_reaches_client_and_reconnect_replays_exactly_the_missed(

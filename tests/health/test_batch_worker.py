@@ -16,13 +16,20 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from core import deadletter
-from core.health import batch_worker
-from core.health.batch_worker import HealthBatchWorker
+from core import dead_letters
 from core.health.report import rejection_counts
 from core.redis_client import get_redis
-from tests.conftest import ROOT, wait_until
-from tests.health.helpers import ago, device_count, device_row, sample_count, seed_report
+from processes import health_batch_worker as batch_worker
+from processes.health_batch_worker import HealthBatchWorker
+from tests.health.support import (
+    ago,
+    device_count,
+    device_row,
+    sample_count,
+    seed_report,
+)
+from tests.support.environment import ROOT
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -34,7 +41,7 @@ def queue() -> Iterator[str]:
 
 def send(queue: str, report: Any, task: str = "health.report") -> None:
     """Publish as the agent does: by task name, JSON, no result kept."""
-    from tasks.app import celery_app
+    from core.celery_app import celery_app
 
     celery_app.send_task(task, args=[report], queue=queue, ignore_result=True)
 
@@ -80,7 +87,7 @@ def test_reports_are_stored_in_batches_and_bad_ones_rejected(
     assert row is not None and row.cpu_percent == 80.0  # its newest report (n = 80)
     assert rejection_counts() == {"missing_id": 1, "invalid": 1, "not_object": 1, "total": 3}
     # kept for a person to replay (to its own queue), not dropped and not run here
-    assert [entry.task_name for entry in deadletter.list_open()] == ["baixa.registrar"]
+    assert [entry.task_name for entry in dead_letters.list_open()] == ["baixa.registrar"]
 
 
 def test_database_failure_requeues_the_batch_and_loses_nothing(
@@ -108,7 +115,7 @@ def spawn(queue: str, db: str) -> subprocess.Popen[bytes]:
     # A short visibility timeout, so a restarted worker takes back what a killed one held.
     env = {**os.environ, "STOCKFLOW_DATABASE_URL": db, "STOCKFLOW_VISIBILITY_TIMEOUT_S": "2",
            "STOCKFLOW_LOG_LEVEL": "WARNING", "STOCKFLOW_HEALTH_BATCH_MAX": "50"}
-    return subprocess.Popen([sys.executable, "-m", "core.health.batch_worker", "--queue", queue],
+    return subprocess.Popen([sys.executable, "-m", "processes.health_batch_worker", "--queue", queue],
                             cwd=ROOT, env=env)
 
 

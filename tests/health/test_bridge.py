@@ -16,10 +16,17 @@ from typing import Any
 
 import pytest
 
-from core.health.bridge import HealthBridge, dead_queue_name
 from core.health.report import rejection_counts
-from tests.conftest import ROOT, service_unavailable, wait_until
-from tests.health.helpers import ago, device_count, device_row, sample_count, seed_report
+from processes.health_bridge import HealthBridge, dead_queue_name
+from tests.health.support import (
+    ago,
+    device_count,
+    device_row,
+    sample_count,
+    seed_report,
+)
+from tests.support.environment import ROOT, service_unavailable
+from tests.support.waiting import wait_until
 
 AMQP_URL = os.environ.get("STOCKFLOW_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 
@@ -126,7 +133,7 @@ def spawn_bridge(queue: str, db_url: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "STOCKFLOW_DATABASE_URL": db_url, "STOCKFLOW_HEALTH_BRIDGE_QUEUE": queue,
            "STOCKFLOW_HEALTH_BRIDGE_AMQP_URL": AMQP_URL, "STOCKFLOW_HEALTH_BRIDGE_PREFETCH": "50",
            "STOCKFLOW_HEALTH_BRIDGE_BATCH_WAIT_S": "0.05", "STOCKFLOW_LOG_LEVEL": "WARNING"}
-    return subprocess.Popen([sys.executable, "-m", "core.health.bridge"], cwd=ROOT, env=env)
+    return subprocess.Popen([sys.executable, "-m", "processes.health_bridge"], cwd=ROOT, env=env)
 
 
 @pytest.mark.mariadb
@@ -164,7 +171,7 @@ def test_bridge_killed_mid_stream_loses_nothing(db: str, rabbit: Any, queue: str
 
 def test_bridge_without_amqp_url_idles_until_stopped(db: str) -> None:
     env = {**os.environ, "STOCKFLOW_HEALTH_BRIDGE_AMQP_URL": ""}
-    process = subprocess.Popen([sys.executable, "-m", "core.health.bridge"], cwd=ROOT, env=env,
+    process = subprocess.Popen([sys.executable, "-m", "processes.health_bridge"], cwd=ROOT, env=env,
                                stderr=subprocess.PIPE)
     try:
         with pytest.raises(subprocess.TimeoutExpired):

@@ -13,9 +13,9 @@ from core.health.report import parse_report
 from core.health.store import apply_reports
 from core.models.types import utcnow
 from core.redis_client import get_redis
-from core.sse import stream_key
 from core.settings import get_settings
-from tests.health.helpers import ago, device_row, sample_count, seed_report
+from core.sse import stream_key
+from tests.health.support import ago, device_row, sample_count, seed_report
 
 
 def heard_from(device: str, seconds_ago: float, **fields: Any) -> None:

@@ -12,8 +12,9 @@ from core.health.report import parse_report
 from edge_agent import health
 from edge_agent.config import AgentConfig
 from edge_agent.spool import Spool
-from tests.conftest import REDIS_URL
-from tests.health.helpers import device_row
+from tests.health.support import device_row
+from tests.support.environment import REDIS_URL
+from tests.support.waiting import wait_until
 
 SEED_FIELDS = ("id", "wifi_status", "mem_usage", "cpu_temp", "cpu_percent", "gpio_used_count",
                "spi_buses", "i2c_buses", "usb_devices_count", "net_bytes_sent", "net_bytes_recv",
@@ -208,11 +209,7 @@ def test_reporter_thread_reaches_the_database_through_a_real_worker(tmp_path: Pa
     spool = Spool(tmp_path / "spool.sqlite3")
     thread = health.start_reporter(agent_config(tmp_path, REDIS_URL, interval_s=1.0), spool, stop)
     try:
-        import time
-
-        deadline = time.monotonic() + 30
-        while device_row("pi-reporter") is None and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: device_row("pi-reporter"), 30, "the reporter's row in the database")
     finally:
         stop.set()
         thread.join(timeout=10)

@@ -12,7 +12,13 @@ from core.health import report as health_report
 from core.health.report import InvalidReport, decode_body, parse_report
 from core.health.store import apply_reports
 from core.models.types import utcnow
-from tests.health.helpers import ago, device_count, device_row, sample_count, seed_report
+from tests.health.support import (
+    ago,
+    device_count,
+    device_row,
+    sample_count,
+    seed_report,
+)
 
 
 @pytest.mark.mariadb

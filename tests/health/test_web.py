@@ -9,7 +9,7 @@ import pytest
 from core.health.fleet import mark_silent_devices
 from core.health.report import parse_report
 from core.health.store import apply_reports
-from tests.health.helpers import ago, seed_report
+from tests.health.support import ago, seed_report
 from web.sse import may_read
 
 
@@ -27,7 +27,7 @@ def test_fleet_page_and_api_list_sick_first(client: Any) -> None:
     page = client.get("/dispositivos")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "pi-hot" in html and 'id="fleet"' in html and "dispositivos.js" in html
+    assert "pi-hot" in html and 'id="fleet"' in html and "health.js" in html
 
     body = client.get("/api/dispositivos").get_json()
     assert [(d["id"], d["status"]) for d in body["devices"]] == [
@@ -53,9 +53,10 @@ def test_devices_channel_is_for_any_logged_in_user(app: Any, users: dict[str, An
     class Anonymous:
         is_authenticated = False
 
-    assert may_read(users["ana"], "devices")
-    assert not may_read(users["ana"], "devices:pi-ok")
-    assert not may_read(Anonymous(), "devices")
+    with app.app_context():
+        assert may_read(users["ana"], "devices")
+        assert not may_read(users["ana"], "devices:pi-ok")
+        assert not may_read(Anonymous(), "devices")
 
 
 def test_fleet_page_needs_login(app: Any) -> None:

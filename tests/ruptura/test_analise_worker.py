@@ -9,17 +9,18 @@ from typing import Any
 import pytest
 
 from core.redis_client import get_redis
-from core.ruptura import analise, analises
+from core.ruptura import analises, regras
 from core.sse import stream_key
-from tasks.ruptura import iniciar_analise
-from tests.ruptura.conftest import Carteira, pedidos_simples
+from tests.ruptura.support import Carteira, pedidos_simples
+from tests.support.waiting import wait_until
 
 
 def read_channel_until_complete(analise_id: str, timeout_s: float = 60) -> list[tuple[str, dict[str, Any]]]:
     """Follow the analysis's SSE stream in Redis (XREAD BLOCK) until 'completo' or timeout."""
     key, last, events = stream_key(analises.canal(analise_id)), "0-0", []
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+
+    def read() -> list[tuple[str, dict[str, Any]]] | None:
+        nonlocal last
         for _, entries in get_redis().xread({key: last}, block=500) or []:
             for event_id, fields in entries:
                 last = event_id
@@ -30,7 +31,9 @@ def read_channel_until_complete(analise_id: str, timeout_s: float = 60) -> list[
                     trailing = get_redis().xread({key: last}) or []
                     return events + [(f["type"], json.loads(f["data"]))
                                      for _, es in trailing for _, f in es]
-    raise AssertionError(f"no 'completo' within {timeout_s}s; got {[t for t, _ in events]}")
+        return None
+
+    return wait_until(read, timeout_s, lambda: f"'completo'; got {[t for t, _ in events]}")
 
 
 def result_nums(events: list[tuple[str, dict[str, Any]]]) -> Counter[str]:
@@ -41,15 +44,15 @@ def result_nums(events: list[tuple[str, dict[str, Any]]]) -> Counter[str]:
 def test_multi_batch_analysis_sends_each_result_once_and_complete_once_last(
         carteira: Carteira, worker: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     nums = pedidos_simples(carteira, 95)  # 5 batches of 20 (the last has 15)
-    real = analise.analisar_pedido
+    real = regras.analisar_pedido
 
-    def quebra_um(pedido: analise.PedidoCarteira, *args: Any) -> dict[str, Any]:
+    def quebra_um(pedido: regras.PedidoCarteira, *args: Any) -> dict[str, Any]:
         if pedido.num_pedido == nums[42]:
             raise RuntimeError("boom")
         return real(pedido, *args)
 
-    monkeypatch.setattr(analise, "analisar_pedido", quebra_um)  # the worker runs in-process
-    nova = iniciar_analise(owner_id=7, pedidos=nums + nums[:5])  # duplicates are dropped
+    monkeypatch.setattr(regras, "analisar_pedido", quebra_um)  # the worker runs in-process
+    nova = analises.iniciar(owner_id=7, nums=nums + nums[:5])  # duplicates are dropped
     assert nova.total == 95 and [len(lote) for lote in nova.lotes] == [20, 20, 20, 20, 15]
 
     events = read_channel_until_complete(nova.analise_id)
@@ -60,8 +63,8 @@ def test_multi_batch_analysis_sends_each_result_once_and_complete_once_last(
     assert len(progresso) == 5 and max(progresso) == 100
 
     por_num = {r["num_pedido"]: r for t, d in events if t == "resultados" for r in d["resultados"]}
-    assert por_num[nums[42]]["status"] == analise.FALHA  # the failing order, alone
-    assert all(por_num[n]["status"] == analise.ANALISADO for n in nums if n != nums[42])
+    assert por_num[nums[42]]["status"] == regras.FALHA  # the failing order, alone
+    assert all(por_num[n]["status"] == regras.ANALISADO for n in nums if n != nums[42])
     assert events[-1][1] | {"duracao_s": 0} == {"total": 95, "processados": 95, "percentual": 100,
                                                 "ok": 0, "ruptura": 94, "falhas": 1, "duracao_s": 0}
 
@@ -75,7 +78,7 @@ def test_batches_in_any_order_and_redelivered_count_once(db: str) -> None:
     lotes = {n: lote for n, lote in enumerate(nova.lotes, start=1)}
 
     def resultados(lote: list[str]) -> list[dict[str, Any]]:
-        return [analise.falha(num, "x") for num in lote]
+        return [regras.falha(num, "x") for num in lote]
 
     aid = nova.analise_id
     assert analises.registrar_lote(aid, "task-3", 3, resultados(lotes[3]))
@@ -100,7 +103,7 @@ def test_batches_in_any_order_and_redelivered_count_once(db: str) -> None:
 
 
 def test_an_expired_analysis_publishes_nothing(db: str) -> None:
-    assert analises.registrar_lote("0" * 32, "t", 1, [analise.falha("N", "x")]) is False
+    assert analises.registrar_lote("0" * 32, "t", 1, [regras.falha("N", "x")]) is False
     assert get_redis().xlen(stream_key(analises.canal("0" * 32))) == 0
 
 
@@ -110,6 +113,7 @@ def test_database_outage_is_retried_then_reported_per_order(
     from sqlalchemy.exc import OperationalError
 
     import tasks.ruptura
+    from tasks.base import JobTask
 
     nums = pedidos_simples(carteira, 25)
     tentativas: list[int] = []
@@ -118,13 +122,13 @@ def test_database_outage_is_retried_then_reported_per_order(
         tentativas.append(len(pedidos))
         raise OperationalError("SELECT 1", {}, Exception("server has gone away"))
 
-    monkeypatch.setattr(analise, "analisar_pedidos", banco_fora)
-    monkeypatch.setattr(tasks.ruptura, "retry_countdown", lambda retries: 0.05)
-    nova = iniciar_analise(owner_id=1, pedidos=nums)
+    monkeypatch.setattr(regras, "analisar_pedidos", banco_fora)
+    monkeypatch.setattr(JobTask, "retry_countdown", lambda self: 0.05)
+    nova = analises.iniciar(owner_id=1, nums=nums)
     events = read_channel_until_complete(nova.analise_id)
 
-    assert len(tentativas) == 2 * (1 + tasks.ruptura.MAX_RETRIES)  # 2 batches, each retried
+    assert len(tentativas) == 2 * (1 + tasks.ruptura.analisar_lote.max_retries)  # 2 batches, each retried
     assert result_nums(events) == Counter({num: 1 for num in nums})
     falhas = [r for t, d in events if t == "resultados" for r in d["resultados"]]
-    assert all(r["status"] == analise.FALHA and "Banco de dados" in r["erro"] for r in falhas)
+    assert all(r["status"] == regras.FALHA and "Banco de dados" in r["erro"] for r in falhas)
     assert events[-1][1]["falhas"] == 25

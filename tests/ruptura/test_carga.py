@@ -10,8 +10,8 @@ from sqlalchemy import event
 
 from core.db import get_engine, session_scope
 from core.models import EstoqueAtual
-from core.ruptura import analise
-from tests.ruptura.conftest import Carteira
+from core.ruptura import regras
+from tests.ruptura.support import Carteira
 
 
 @contextmanager
@@ -39,12 +39,12 @@ def test_a_batch_loads_in_the_same_three_queries_whatever_its_size(carteira: Car
     um = [carteira.pedido("UM", [("C1", 5, 1)])]
     vinte = [carteira.pedido(f"V{p:02d}", [(f"C{n}", 5, 1) for n in range(30)]) for p in range(20)]
 
-    analise.analisar_pedidos(um)  # warm the pool: connecting runs statements of its own
+    regras.analisar_pedidos(um)  # warm the pool: connecting runs statements of its own
     with statements() as pequeno:
-        assert analise.analisar_pedidos(um)[0]["status"] == analise.ANALISADO
+        assert regras.analisar_pedidos(um)[0]["status"] == regras.ANALISADO
     with statements() as grande:
-        resultados = analise.analisar_pedidos(vinte)
-    assert all(r["status"] == analise.ANALISADO and len(r["itens"]) == 30 for r in resultados)
+        resultados = regras.analisar_pedidos(vinte)
+    assert all(r["status"] == regras.ANALISADO and len(r["itens"]) == 30 for r in resultados)
     selects = [s for s in grande if s.lstrip().upper().startswith("SELECT")]
     assert len(selects) == 3, grande
     assert len(grande) == len(pequeno), (pequeno, grande)
@@ -57,30 +57,30 @@ def test_entries_dated_in_the_past_are_ignored(carteira: Carteira) -> None:
     carteira.entrada("A", -1, 100)
     carteira.entrada("A", 4, 8)
     carteira.pedido("P", [("A", 10, 1)])
-    r = analise.analisar_pedidos(["P"])[0]
+    r = regras.analisar_pedidos(["P"])[0]
     assert r["itens"][0]["data_disponibilidade"] == carteira.dia(4).isoformat()
 
     carteira.pedido("Q", [("A", 11, 1)])  # needs more than stock + future entries
-    assert analise.analisar_pedidos(["Q"])[0]["criticidade"] == analise.CRITICA
+    assert regras.analisar_pedidos(["Q"])[0]["criticidade"] == regras.CRITICA
 
 
 @pytest.mark.mariadb
 def test_analysis_reads_current_stock_every_time(carteira: Carteira) -> None:
     carteira.estoque("A", 0)
     carteira.pedido("P", [("A", 3, 1)])
-    assert analise.analisar_pedidos(["P"])[0]["pedido_ok"] is False
+    assert regras.analisar_pedidos(["P"])[0]["pedido_ok"] is False
     with session_scope() as session:
         session.get(EstoqueAtual, "A").quantidade = 3
-    assert analise.analisar_pedidos(["P"])[0]["pedido_ok"] is True
+    assert regras.analisar_pedidos(["P"])[0]["pedido_ok"] is True
 
 
 @pytest.mark.mariadb
 def test_unknown_order_fails_alone_and_decimals_survive(carteira: Carteira) -> None:
     carteira.estoque("A", 1.5)
     carteira.pedido("P", [("A", 2.25, 3.33)], entrega_em_dias=None)
-    falta, existe = analise.analisar_pedidos(["NAO-EXISTE", "P"])
-    assert falta == {"num_pedido": "NAO-EXISTE", "status": analise.FALHA,
-                     "erro": analise.NAO_ENCONTRADO, "analisado_em": falta["analisado_em"]}
+    falta, existe = regras.analisar_pedidos(["NAO-EXISTE", "P"])
+    assert falta == {"num_pedido": "NAO-EXISTE", "status": regras.FALHA,
+                     "erro": regras.NAO_ENCONTRADO, "analisado_em": falta["analisado_em"]}
     item = existe["itens"][0]
     assert (item["quantidade"], item["estoque"], item["disponivel"], item["falta"]) == (2.25, 1.5, 1.5, 0.75)
     assert existe["data_entrega_prevista"] is None
@@ -90,14 +90,14 @@ def test_unknown_order_fails_alone_and_decimals_survive(carteira: Carteira) -> N
 def test_one_order_raising_fails_only_itself(carteira: Carteira, monkeypatch: pytest.MonkeyPatch) -> None:
     carteira.estoque("A", 10)
     nums = [carteira.pedido(n, [("A", 1, 1)]) for n in ("P1", "P2", "P3")]
-    real = analise.analisar_pedido
+    real = regras.analisar_pedido
 
-    def quebra_p2(pedido: analise.PedidoCarteira, *args: Any) -> dict[str, Any]:
+    def quebra_p2(pedido: regras.PedidoCarteira, *args: Any) -> dict[str, Any]:
         if pedido.num_pedido == "P2":
             raise ZeroDivisionError("dados corrompidos")
         return real(pedido, *args)
 
-    monkeypatch.setattr(analise, "analisar_pedido", quebra_p2)
-    r1, r2, r3 = analise.analisar_pedidos(nums)
+    monkeypatch.setattr(regras, "analisar_pedido", quebra_p2)
+    r1, r2, r3 = regras.analisar_pedidos(nums)
     assert r1["pedido_ok"] and r3["pedido_ok"]
-    assert r2["status"] == analise.FALHA and "ZeroDivisionError" in r2["erro"]
+    assert r2["status"] == regras.FALHA and "ZeroDivisionError" in r2["erro"]

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from core.db import session_scope
-from core.ruptura.analise import hoje_local
 from core.ruptura.demo import gerar_carteira, inserir
+from core.ruptura.regras import hoje_local
 
 FINAL = re.compile(r"^(Estoque OK|Sem itens|Disp\. \d{1,3}% \| (Total Disp\. \d\d/\d\d|Total Não Disp\.))$")
 

@@ -4,8 +4,16 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from core.ruptura.analise import (ALTA, BAIXA, CRITICA, MEDIA, Entrada, Item,
-                                  PedidoCarteira, analisar_pedido)
+from core.ruptura.regras import (
+    ALTA,
+    BAIXA,
+    CRITICA,
+    MEDIA,
+    Entrada,
+    Item,
+    PedidoCarteira,
+    analisar_pedido,
+)
 
 HOJE = date(2026, 3, 10)
 

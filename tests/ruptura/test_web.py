@@ -8,25 +8,25 @@ from typing import Any
 import pytest
 import requests
 
-from core.ruptura import analise, analises
-from tests.conftest import wait_until
-from tests.ruptura.conftest import Carteira, pedidos_simples
-from tests.sse_client import Event, parse_sse
+from core.ruptura import analises, regras
+from tests.ruptura.support import Carteira, pedidos_simples
+from tests.support.sse import Event, parse_sse
+from tests.support.waiting import wait_until
 
 API = "/api/carteira/ruptura"
 
 
 def hold_order(monkeypatch: pytest.MonkeyPatch, num_pedido: str) -> threading.Event:
     """Hold the (in-process) worker analysing `num_pedido` until the returned event is set."""
-    real = analise.analisar_pedido
+    real = regras.analisar_pedido
     gate = threading.Event()
 
-    def held(pedido: analise.PedidoCarteira, *args: Any) -> dict[str, Any]:
+    def held(pedido: regras.PedidoCarteira, *args: Any) -> dict[str, Any]:
         if pedido.num_pedido == num_pedido:
             assert gate.wait(10), "the test never released the held order"
         return real(pedido, *args)
 
-    monkeypatch.setattr(analise, "analisar_pedido", held)
+    monkeypatch.setattr(regras, "analisar_pedido", held)
     return gate
 
 
@@ -135,7 +135,7 @@ def test_page_lists_open_orders_paginated_and_filtered(carteira: Carteira, clien
     page = client.get("/carteira").get_data(as_text=True)
     assert "60 pedido(s) em aberto" in page and "página 1 de 2" in page
     assert page.count('class="pedido-row"') == 50 and "FECHADO" not in page
-    assert page.count('data-estado="pendente"') == 50 and "carteira-ruptura.js" in page
+    assert page.count('data-estado="pendente"') == 50 and "ruptura.js" in page
     assert 'data-workers="2"' in page and "R$ 2,50" in page
 
     segunda = client.get("/carteira?pagina=2").get_data(as_text=True)

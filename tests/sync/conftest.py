@@ -1,20 +1,14 @@
-"""Sync fixtures: a Plusoft stand-in with fast timeouts, and a demo Consinco source."""
+"""Sync fixtures: fast timeouts and waits, and a Plusoft stand-in on a free port."""
 from __future__ import annotations
 
 import os
-import random
 from collections.abc import Iterator
-from datetime import date, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select
 
-from core.consinco import demo
-from core.consinco.models import Cliente, ConsincoBase, Filial, Produto, Venda
-from core.db import session_scope
-from core.plusoft.standin import PlusoftStandIn
 from core.settings import reset_settings
+from standins.plusoft import PlusoftStandIn
 
 # Small timeouts and waits so injected faults cost milliseconds, batches of 500 rows.
 FAST_SYNC_ENV = {
@@ -46,23 +40,3 @@ def standin(sync_env: Any) -> Iterator[PlusoftStandIn]:
     reset_settings()
     yield server
     server.stop()
-
-
-def load_source(vendas: int = 2_000, produtos: int = 300, clientes: int = 200) -> dict[str, int]:
-    """Empty the NAGV_PLUSOFT_* tables and fill them with demo rows; return rows per entity."""
-    rng = random.Random(11)
-    now = datetime.now().replace(microsecond=0)
-    with session_scope() as session:
-        for table in reversed(ConsincoBase.metadata.sorted_tables):
-            session.execute(table.delete())
-        for model, rows in ((Filial, list(demo.filiais(rng, now))),
-                            (Produto, list(demo.produtos(rng, now, produtos))),
-                            (Cliente, list(demo.clientes(rng, now, clientes))),
-                            (Venda, list(demo.vendas(rng, date.today(), vendas)))):
-            if rows:
-                session.execute(insert(model), rows)
-        return {name: int(session.scalar(select(func.count()).select_from(model)) or 0)
-                for name, model in (("filiais", Filial), ("produtos", Produto),
-                                    ("clientes", Cliente), ("vendas", Venda))}
-
-

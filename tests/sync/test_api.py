@@ -8,14 +8,13 @@ from typing import Any
 import pytest
 
 from core import jobs
-from core.consinco.entities import ENTITIES
-from core.plusoft import locks
-from core.plusoft.standin import PlusoftStandIn
 from core.settings import Settings
-from tasks.plusoft import SyncNotConfigured, Trigger, ensure_configured, trigger
-from tests.conftest import wait_until
-from tests.sync.conftest import load_source
-from tests.sync.test_sync import wait_for_job
+from core.sync import locks
+from core.sync.consinco.entities import ENTITIES
+from core.sync.trigger import SyncNotConfigured, Trigger, ensure_configured, trigger
+from standins.plusoft import PlusoftStandIn
+from tests.support.waiting import wait_until
+from tests.sync.support import load_source, wait_for_job
 
 
 @pytest.mark.mariadb

@@ -15,12 +15,12 @@ import redis
 
 from celerybeat.schedule import beat_schedule
 from core.settings import Settings
-from tasks.app import celery_app
-from tests.conftest import REDIS_PORT, ROOT
-from tests.conftest import wait_until
+from tasks import celery_app
+from tests.support.environment import REDIS_PORT, ROOT
+from tests.support.waiting import wait_until
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
-ENTRY = "plusoft.sincronizar_agendado"
+ENTRY = "sync.sincronizar_agendado"
 
 
 def next_run(settings: Settings, now: datetime, last_run: datetime) -> datetime:

@@ -9,15 +9,14 @@ from typing import Any
 import psutil
 import pytest
 
-from core.consinco.queries import FULL
-from core.plusoft import locks, runs
-from core.plusoft.standin import PlusoftStandIn
 from core.settings import reset_settings
-from tasks.plusoft import trigger
-from tests.conftest import spawn_worker
-from tests.conftest import wait_until
-from tests.sync.conftest import load_source
-from tests.sync.test_sync import delivered_keys, wait_for_job
+from core.sync import locks, runs
+from core.sync.consinco.queries import FULL
+from core.sync.trigger import trigger
+from standins.plusoft import PlusoftStandIn
+from tests.support.waiting import wait_until
+from tests.support.workers import spawn_worker
+from tests.sync.support import delivered_keys, load_source, wait_for_job
 
 
 @pytest.mark.mariadb

@@ -8,13 +8,25 @@ from typing import Any
 
 import pytest
 
-from core.consinco.models import Cliente, Filial, Produto, Venda
-from core.plusoft.mapeamento import (CLIENTES, FILIAIS, MAPEAMENTOS, PRODUTOS, VENDAS,
-                                     RegistroInvalido, decimal)
+from core.sync.consinco.models import (
+    ConsincoCliente,
+    ConsincoFilial,
+    ConsincoProduto,
+    ConsincoVenda,
+)
+from core.sync.mapeamento import (
+    CLIENTES,
+    FILIAIS,
+    MAPEAMENTOS,
+    PRODUTOS,
+    VENDAS,
+    RegistroInvalido,
+    decimal,
+)
 
 
 def test_every_mapping_reads_only_real_columns_and_covers_the_view() -> None:
-    for mapper, model in ((FILIAIS, Filial), (PRODUTOS, Produto), (CLIENTES, Cliente), (VENDAS, Venda)):
+    for mapper, model in ((FILIAIS, ConsincoFilial), (PRODUTOS, ConsincoProduto), (CLIENTES, ConsincoCliente), (VENDAS, ConsincoVenda)):
         columns = set(model.__table__.columns.keys())
         used = {coluna for _, coluna, _ in mapper.campos}
         assert used == columns, (mapper.entidade, columns ^ used)
@@ -24,7 +36,7 @@ def test_every_mapping_reads_only_real_columns_and_covers_the_view() -> None:
 
 
 def test_filial() -> None:
-    row = Filial(IDFILIAL=7, TXTNOMEFILIAL="  Loja Centro  ", TXTRAZAOSOCIAL="", NUMCNPJ="12.345.678/0001-90",
+    row = ConsincoFilial(IDFILIAL=7, TXTNOMEFILIAL="  Loja Centro  ", TXTRAZAOSOCIAL="", NUMCNPJ="12.345.678/0001-90",
                  TXTLOGRADOURO=None, TXTBAIRRO="Centro", TXTCIDADE="Goiânia", TXTUF="GO",
                  NUMCEP="74000-100", TXTSTATUS="I", DTAALTERACAO=datetime(2026, 1, 15, 9, 30, 5))
     assert FILIAIS(row) == {
@@ -36,7 +48,7 @@ def test_filial() -> None:
 
 
 def test_produto_renames_the_short_description_as_plusoft_calls_it() -> None:
-    row = Produto(IDPRODUTO=1001, TXTDESCRICAO="Café Pilão 500g ", TXTDESCRICAOREDUZIDA="CAFE PILAO",
+    row = ConsincoProduto(IDPRODUTO=1001, TXTDESCRICAO="Café Pilão 500g ", TXTDESCRICAOREDUZIDA="CAFE PILAO",
                   NUMEAN="7891234567890", TXTMARCA="Pilão", TXTCATEGORIA="Bebidas", TXTSUBCATEGORIA=None,
                   TXTEMBALAGEM="UN", NUMQTDEMBALAGEM=Decimal("12"), TXTSTATUS="A",
                   DTACADASTRO=date(2020, 2, 29), DTAALTERACAO=None)
@@ -49,7 +61,7 @@ def test_produto_renames_the_short_description_as_plusoft_calls_it() -> None:
 
 
 def test_cliente() -> None:
-    row = Cliente(IDPESSOA=500001, TXTNOME=" Ana Souza", TXTTIPOPESSOA="F", NUMCPFCNPJ="123.456.789-09",
+    row = ConsincoCliente(IDPESSOA=500001, TXTNOME=" Ana Souza", TXTTIPOPESSOA="F", NUMCPFCNPJ="123.456.789-09",
                   TXTEMAIL="   ", NUMTELEFONE="(11) 98765-4321", DATNASCIMENTO=date(1990, 5, 1),
                   TXTSEXO="F", TXTCIDADE="Campinas", TXTUF="SP", NUMCEP=None,
                   DTACADASTRO=date(2024, 1, 2), DTAALTERACAO=datetime(2026, 7, 1, 23, 59, 59))
@@ -61,7 +73,7 @@ def test_cliente() -> None:
 
 
 def test_venda_keeps_the_layout_names_and_fixed_point_values() -> None:
-    row = Venda(IDPESSOA=None, IDFILIAL=3, IDCUPOM=998877, IDPRODUTO=1001, DATVENDA=date(2026, 11, 20),
+    row = ConsincoVenda(IDPESSOA=None, IDFILIAL=3, IDCUPOM=998877, IDPRODUTO=1001, DATVENDA=date(2026, 11, 20),
                 NUMQTDVENDIDA=Decimal("1.5"), VLRPRECOVENDAUNITARIO=Decimal("10.1"),
                 VLRPRECOPDVUNITARIO=Decimal("10.60"), VLRDESCONTOUNITARIO=Decimal("0.5"),
                 VLRMARGEMPDV=Decimal("2.333"), TXTCANALVENDAS="LOJA FÍSICA ", TXTTIPOVENDA="VENDA",
@@ -80,10 +92,10 @@ def test_decimal_is_fixed_point_text(value: Any, expected: str | None) -> None:
 
 
 @pytest.mark.parametrize("mapper, row, reason", [
-    (PRODUTOS, Produto(IDPRODUTO=1, TXTDESCRICAO="   ", TXTSTATUS="A"), "TXTDESCRICAO"),
-    (PRODUTOS, Produto(IDPRODUTO=1, TXTDESCRICAO="Arroz", TXTSTATUS="X"), "não é A nem I"),
-    (CLIENTES, Cliente(IDPESSOA=None, TXTNOME="Ana"), "IDPESSOA"),
-    (VENDAS, Venda(IDFILIAL=1, IDCUPOM=2, IDPRODUTO=3, DATVENDA=date(2026, 1, 1),
+    (PRODUTOS, ConsincoProduto(IDPRODUTO=1, TXTDESCRICAO="   ", TXTSTATUS="A"), "TXTDESCRICAO"),
+    (PRODUTOS, ConsincoProduto(IDPRODUTO=1, TXTDESCRICAO="Arroz", TXTSTATUS="X"), "não é A nem I"),
+    (CLIENTES, ConsincoCliente(IDPESSOA=None, TXTNOME="Ana"), "IDPESSOA"),
+    (VENDAS, ConsincoVenda(IDFILIAL=1, IDCUPOM=2, IDPRODUTO=3, DATVENDA=date(2026, 1, 1),
                    NUMQTDVENDIDA="muitos"), "NUMQTDVENDIDA"),
 ])
 def test_rows_that_cannot_be_mapped_are_refused_with_the_reason(mapper: Any, row: Any, reason: str) -> None:

@@ -11,12 +11,18 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.dialects import oracle
 
-from core.consinco.entities import ENTITIES
-from core.consinco.queries import (FULL, INCREMENTAL, batch_statement, page_statement, read_batch,
-                                   watermark_filters)
-from core.consinco.source import build_source_engine, source_session
 from core.settings import Settings
-from tests.sync.conftest import load_source
+from core.sync.consinco.entities import ENTITIES
+from core.sync.consinco.queries import (
+    FULL,
+    INCREMENTAL,
+    batch_statement,
+    page_statement,
+    read_batch,
+    watermark_filters,
+)
+from core.sync.consinco.source import build_source_engine, source_session
+from tests.sync.support import load_source
 
 
 def oracle_sql(statement: Any) -> str:

@@ -11,39 +11,20 @@ import pytest
 from sqlalchemy import select, update
 
 from core import jobs
-from core.consinco.entities import ENTITIES
-from core.consinco.models import Produto
-from core.consinco.queries import FULL, INCREMENTAL
 from core.db import session_scope
+from core.enqueue import enqueue
 from core.models import Job, SyncCheckpoint
-from core.plusoft import locks, runs
-from core.plusoft.client import PlusoftUnavailable
-from core.plusoft.standin import PlusoftStandIn
-from core.plusoft.sync import sync_slice
 from core.settings import reset_settings
-from tasks.plusoft import sincronizar_agendado, trigger
-from tests.conftest import wait_until
-from tests.sync.conftest import load_source
-
-PLUSOFT_KEY_FIELDS = {"filiais": ("IDFILIAL",), "produtos": ("IDPRODUTO",),
-                      "clientes": ("IDPESSOA",),
-                      "vendas": ("DATVENDA", "IDFILIAL", "IDCUPOM", "IDPRODUTO")}
-
-
-def wait_for_job(job_id: str, wanted: str = "finished", timeout_s: float = 60) -> dict[str, Any]:
-    def reached() -> dict[str, Any] | None:
-        status = jobs.get_status(job_id)
-        assert status is not None
-        if status["status"] == "failed" and wanted != "failed":
-            raise AssertionError(f"job failed: {status}")
-        return status if status["status"] == wanted else None
-
-    return wait_until(reached, timeout_s, f"job {job_id} {wanted}")
-
-
-def delivered_keys(standin: PlusoftStandIn, entidade: str) -> list[tuple[Any, ...]]:
-    fields = PLUSOFT_KEY_FIELDS[entidade]
-    return [tuple(record[f] for f in fields) for record in standin.records.get(entidade, [])]
+from core.sync import locks, runs
+from core.sync.consinco.entities import ENTITIES
+from core.sync.consinco.models import ConsincoProduto
+from core.sync.consinco.queries import FULL, INCREMENTAL
+from core.sync.engine import sync_slice
+from core.sync.plusoft import PlusoftUnavailable
+from core.sync.trigger import trigger
+from standins.plusoft import PlusoftStandIn
+from tests.support.waiting import wait_until
+from tests.sync.support import delivered_keys, load_source, wait_for_job
 
 
 @pytest.mark.mariadb
@@ -106,7 +87,7 @@ def test_incremental_run_sends_only_rows_changed_since_the_last_run(db: str, sta
 
     changed_at = datetime.now().replace(microsecond=0) + timedelta(minutes=5)
     with session_scope() as session:
-        session.execute(update(Produto).where(Produto.IDPRODUTO.in_([1001, 1200, 1700]))
+        session.execute(update(ConsincoProduto).where(ConsincoProduto.IDPRODUTO.in_([1001, 1200, 1700]))
                         .values(DTAALTERACAO=changed_at, TXTDESCRICAO="Arroz novo"))
     second = sync_slice("produtos", INCREMENTAL, triggered_by="teste")
     assert second.run["marca_de"] == first.run["marca_ate"]
@@ -145,7 +126,7 @@ def test_time_slices_hand_over_within_one_job(worker: Any, standin: PlusoftStand
 def test_rejected_rows_are_counted_and_named(db: str, standin: PlusoftStandIn) -> None:
     load_source(vendas=0, produtos=50)
     with session_scope() as session:
-        session.execute(update(Produto).where(Produto.IDPRODUTO == 1010).values(TXTSTATUS="X"))
+        session.execute(update(ConsincoProduto).where(ConsincoProduto.IDPRODUTO == 1010).values(TXTSTATUS="X"))
     standin.inject("rejeitar:2")
     result = sync_slice("produtos", FULL, triggered_by="teste")
     assert result.run["linhas_lidas"] == 50
@@ -192,11 +173,11 @@ def test_nightly_entry_syncs_the_scheduled_entities_in_order(worker: Any, standi
     sync_env["STOCKFLOW_PLUSOFT_ENTITIES"] = "filiais,vendas"
     reset_settings()
     load_source(vendas=600, produtos=10, clientes=10)
-    sincronizar_agendado.apply_async(ignore_result=True)  # what Beat sends at 01:00
+    enqueue("sync.sincronizar_agendado")  # what Beat sends at 01:00
 
     def sync_job() -> str | None:
         with session_scope() as session:
-            return session.scalar(select(Job.id).where(Job.kind == "plusoft.sincronizar"))
+            return session.scalar(select(Job.id).where(Job.kind == "sync"))
 
     done = wait_for_job(wait_until(sync_job, 30, "the nightly job"))
     assert list(done["result"]["entidades"]) == ["filiais", "vendas"]

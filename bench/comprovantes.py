@@ -1,0 +1,358 @@
+"""Benchmark: receipt uploads and offline OCR, on MariaDB with the production process layout.
+
+Measured in one run, on the same embedded Redis, database and receipts:
+- ours, upload: 20 concurrent clients (bearer token, one keep-alive connection each, posting
+  again as soon as an answer comes: 20 uploads always in flight) post receipts to
+  POST /api/comprovantes on gunicorn laid out as platform/Procfile's `web` line (gevent, its
+  --workers, access log on) while 2 Celery worker processes OCR the queue at the Procfile's
+  `worker_slow` priority (`nice -n 10`) -> upload_p50_ms, upload_p95_ms: the time from the
+  request's first byte sent to the 202's last byte received, as a client sees it. The client
+  is one asyncio loop on raw sockets with every multipart body encoded beforehand, so the
+  timed span holds no client-side encoding; its own CPU per upload is reported
+  (client_cpu_ms_per_upload), and so are gunicorn's own request times from its access log
+  (upload_server_p50_ms / p95: after the request head is read, to the response written) and
+  the web workers' CPU per upload (web_cpu_ms_per_upload);
+- ours, throughput: a corpus of 54 generated receipts (9 bank layouts x 6: PNG, JPEG and
+  scanned PDFs) uploaded, then read by the 2 worker processes on the offline engine; the clock
+  runs from the first upload to the last job finished -> receipts_per_s;
+- field accuracy: every corpus receipt's 10 fields (amount, date/time, E2E id, payer name /
+  document / institution, payee name / document / institution / PIX key) against what was
+  printed -> field_accuracy (names and institutions ignoring case, accents and spaces, which the
+  offline recognizer drops), field_accuracy_strict (every character);
+- the seed's way, for reference: OCR inside the request (seed 004 before its queue): the
+  time one upload would wait, single-threaded offline OCR + parsing -> baseline_sync_upload_p50_ms.
+
+Run: .venv/bin/python bench/comprovantes.py   (MariaDB from STOCKFLOW_BENCH_MYSQL_URL, or
+root@127.0.0.1:3306, database stockflow_bench_comprovantes, recreated). The web workers and the OCR
+workers' nice value come from platform/Procfile; STOCKFLOW_BENCH_WEB_WORKERS and
+STOCKFLOW_BENCH_OCR_NICE override them for experiments. Last line: JSON.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+MYSQL_URL = os.environ.get("STOCKFLOW_BENCH_MYSQL_URL",
+                           "mysql+mysqldb://root@127.0.0.1:3306/stockflow_bench_comprovantes")
+CLIENTS = 20
+PER_LAYOUT = 6
+KINDS = ("png", "jpeg", "png", "pdf-scan", "png", "jpeg")
+EXTRA_UPLOADS = 100  # posted while the corpus is being OCR'd, for the latency figures
+WORKER_PROCESSES = 2
+PROCFILE = ROOT / "platform" / "Procfile"
+# The whole run stays under 5 minutes: receipts not read by then are reported, not waited for.
+READ_DEADLINE_S = 180
+
+
+def log(message: str) -> None:
+    print(f"[bench comprovantes] {message}", file=sys.stderr, flush=True)
+
+
+def recreate_database(url: str) -> None:
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    with create_engine(parsed.set(database="")).connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{parsed.database}`")
+        conn.exec_driver_sql(f"CREATE DATABASE `{parsed.database}` CHARACTER SET utf8mb4 "
+                             "COLLATE utf8mb4_unicode_ci")
+
+
+def render(receipt: Any, kind: str) -> tuple[bytes, str]:
+    from tests.comprovantes.receipts import render_pdf, render_png
+
+    if kind == "png":
+        return render_png(receipt), "png"
+    if kind == "jpeg":
+        return render_png(receipt, "JPEG"), "jpg"
+    return render_pdf(receipt, text_layer=False), "pdf"
+
+
+def wait_http(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+    import requests
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"web server exited with {process.returncode}")
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer")
+
+
+def procfile_layout() -> tuple[int, int]:
+    """Return (gunicorn workers of the `web` line, nice value of the `worker_slow` line)."""
+    lines = dict(line.split(":", 1) for line in PROCFILE.read_text().splitlines()
+                 if line and not line.startswith("#") and ":" in line)
+    workers = re.search(r"--workers\s+(\d+)", lines["web"])
+    nice = re.search(r"\bnice\s+-n\s+(\d+)", lines["worker_slow"])
+    return int(workers.group(1)) if workers else 1, int(nice.group(1)) if nice else 0
+
+
+def multipart(name: str, data: bytes) -> tuple[bytes, str]:
+    """Return (body, content type) of a form with one file field `arquivo`, as a browser sends it."""
+    boundary = f"----stockflow{secrets.token_hex(12)}"
+    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="arquivo"; filename="{name}"\r\n'
+            f"Content-Type: application/octet-stream\r\n\r\n").encode()
+    return head + data + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+async def post_all(port: int, token: str, uploads: list[tuple[str, bytes]],
+                   clients: int) -> list[tuple[float, dict[str, Any]]]:
+    """Post every upload with `clients` concurrent keep-alive connections; return (ms, answer) in order.
+
+    Each request is encoded before its clock starts; the clock runs from the first byte
+    written to the last byte of the answer read, so it holds the server's time and the
+    network, not the client's encoding or JSON decoding.
+    """
+    requests_ = []
+    for name, data in uploads:
+        body, content_type = multipart(name, data)
+        requests_.append((f"POST /api/comprovantes HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                          f"Authorization: Bearer {token}\r\nAccept: application/json\r\n"
+                          f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+                          ).encode() + body)
+    results: list[tuple[float, dict[str, Any]] | None] = [None] * len(uploads)
+    pending = iter(range(len(uploads)))
+
+    async def client() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for index in pending:
+                started = time.perf_counter()
+                writer.write(requests_[index])
+                status_line = await reader.readline()
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                answer = await reader.readexactly(length)
+                elapsed = (time.perf_counter() - started) * 1000
+                status = int(status_line.split()[1])
+                if status != 202:
+                    raise RuntimeError(f"upload {uploads[index][0]}: {status} {answer[:300]!r}")
+                results[index] = (elapsed, json.loads(answer))
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return [result for result in results if result is not None]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """Return the user + system CPU seconds the processes have used so far."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        times = psutil.Process(pid).cpu_times()
+        total += times.user + times.system
+    return total
+
+
+def server_times_ms(access_log: Path) -> list[float]:
+    """Return gunicorn's request time (ms) of every upload in its access log (last field, in us)."""
+    return [int(line.rsplit(" ", 1)[1]) / 1000 for line in access_log.read_text().splitlines()
+            if '"POST /api/comprovantes ' in line]
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    from standins import embedded_redis
+
+    tmp = Path(tempfile.mkdtemp(prefix="stockflow-bench-ocr-"))
+    redis_port = embedded_redis.free_port()
+    web_port = embedded_redis.free_port()
+    redis_process = embedded_redis.start(redis_port, tmp / "redis", appendonly=False)
+    env = {**os.environ, "STOCKFLOW_ENV": "development", "STOCKFLOW_VAR_DIR": str(tmp / "var"),
+           "STOCKFLOW_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0", "STOCKFLOW_DATABASE_URL": MYSQL_URL,
+           "STOCKFLOW_OCR_ENGINE": "offline", "STOCKFLOW_OCR_OFFLINE_THREADS": "1",
+           "STOCKFLOW_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"}
+    env.pop("STOCKFLOW_BROKER_URL", None)
+    os.environ.update(env)
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        recreate_database(MYSQL_URL)
+        from core import migrate
+
+        migrate.upgrade()
+        from core.users import create_token, create_user
+
+        create_user("bench", "bench-password", is_admin=True)
+        token = create_token("bench", "bench comprovantes")
+
+        from tests.comprovantes.receipts import LAYOUTS, make_receipt
+
+        log("rendering the corpus and the extra uploads")
+        corpus = []
+        for layout in LAYOUTS:
+            for index in range(PER_LAYOUT):
+                receipt = make_receipt(layout, 1000 + index)
+                data, ext = render(receipt, KINDS[index])
+                corpus.append((receipt, f"{layout}-{index}.{ext}", data))
+        extras = [(f"extra-{n}.png", render(make_receipt(LAYOUTS[n % len(LAYOUTS)], 5000 + n), "png")[0])
+                  for n in range(EXTRA_UPLOADS)]
+
+        log("baseline: OCR inside the request (seed 004 before the queue)")
+        from core.comprovantes import pix
+        from core.comprovantes.ocr.engines import OfflineEngine
+        from core.comprovantes.ocr.reading import read_text
+
+        engine = OfflineEngine(threads=1)
+        mimes = {"png": "image/png", "jpg": "image/jpeg", "pdf": "application/pdf"}
+        baseline_ms = []
+        for receipt, name, data in corpus[::11][:5]:
+            started = time.perf_counter()
+            pix.parse(read_text(data, mimes[name.rsplit(".", 1)[1]], 5, engine).text)
+            baseline_ms.append((time.perf_counter() - started) * 1000)
+        del engine
+
+        web_workers, ocr_nice = procfile_layout()
+        web_workers = int(os.environ.get("STOCKFLOW_BENCH_WEB_WORKERS", web_workers))
+        ocr_nice = int(os.environ.get("STOCKFLOW_BENCH_OCR_NICE", ocr_nice))
+        log(f"starting gunicorn (gevent, {web_workers} workers) and {WORKER_PROCESSES} OCR worker "
+            f"processes at nice {ocr_nice}")
+        access_log = tmp / "access.log"
+        # The servers' own output goes to stderr: stdout's last line is the JSON result.
+        # As the Procfile's `web` line, with the access log written to a file and the request
+        # time (microseconds) appended to its default format.
+        processes.append(subprocess.Popen(
+            [str(ROOT / ".venv/bin/gunicorn"), "--worker-class", "gevent", "--workers", str(web_workers),
+             "--bind", f"127.0.0.1:{web_port}", "--log-level", "warning",
+             "--access-logfile", str(access_log),
+             "--access-logformat", '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(D)s',
+             "web:create_app()"], cwd=ROOT, env=env, stdout=sys.stderr))
+        processes.append(subprocess.Popen(
+            ["nice", "-n", str(ocr_nice), sys.executable, "-m", "celery", "-A", "tasks", "worker", "--queues", "comprovantes",
+             "--concurrency", str(WORKER_PROCESSES), "--pool", "prefork", "--hostname", "bench-ocr@%h",
+             "--loglevel", "WARNING", "--without-mingle", "--without-gossip"], cwd=ROOT, env=env, stdout=sys.stderr))
+        base = f"http://127.0.0.1:{web_port}"
+        wait_http(f"{base}/healthz", processes[0])
+        from core.celery_app import celery_app
+
+        deadline = time.monotonic() + 60
+        while not celery_app.control.ping(timeout=0.5):
+            if time.monotonic() > deadline:
+                raise TimeoutError("OCR workers did not answer a ping")
+
+        import psutil
+        import requests
+
+        # warm each gunicorn worker's imports and connections (not measured): concurrent
+        # requests on new connections, so that every worker gets some
+        def warm(_: int) -> None:
+            requests.get(f"{base}/api/comprovantes", headers={"Authorization": f"Bearer {token}"},
+                         timeout=30).raise_for_status()
+
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            list(pool.map(warm, range(2 * CLIENTS)))
+        web_pids = [child.pid for child in psutil.Process(processes[0].pid).children()]
+        access_log.write_text("")  # the warm-up requests are not measured
+        web_cpu_before, client_cpu_before = cpu_seconds(web_pids), time.process_time()
+        log(f"uploading the corpus ({len(corpus)} receipts) with {CLIENTS} clients")
+        started = time.monotonic()
+        corpus_answers = asyncio.run(post_all(web_port, token, [(n, d) for _, n, d in corpus], CLIENTS))
+        log(f"uploading {EXTRA_UPLOADS} more while the workers read the corpus")
+        extra_answers = asyncio.run(post_all(web_port, token, extras, CLIENTS))
+        uploads_done = len(corpus_answers) + len(extra_answers)
+        web_cpu_ms = (cpu_seconds(web_pids) - web_cpu_before) * 1000 / uploads_done
+        client_cpu_ms = (time.process_time() - client_cpu_before) * 1000 / uploads_done
+
+        from core import jobs
+
+        job_ids = [answer["job_id"] for _, answer in corpus_answers]
+        pending = set(job_ids)
+        while pending and time.monotonic() - started < READ_DEADLINE_S:
+            for job_id in list(pending):
+                status = jobs.get_status(job_id)
+                if status and status["status"] in ("finished", "failed"):
+                    pending.discard(job_id)
+            time.sleep(0.1)
+        elapsed = time.monotonic() - started
+        read = len(corpus) - len(pending)
+        if pending:
+            log(f"{len(pending)} corpus receipts still unread after {READ_DEADLINE_S} s (busy machine?)")
+
+        from core.comprovantes import registry
+        from tests.comprovantes.receipts import mismatches
+
+        fields = wrong = wrong_strict = failed = 0
+        for (receipt, _, _), (_, answer) in zip(corpus, corpus_answers):
+            if answer["job_id"] in pending:
+                continue
+            saved = registry.get(answer["comprovante_id"])
+            assert saved is not None
+            dados = pix.DadosPix()
+            if saved.campos:
+                dados.valor = saved.valor
+                dados.data_hora, dados.id_transacao = saved.data_hora, saved.id_transacao
+                dados.pagador = pix.Parte(**saved.campos["pagador"])
+                dados.recebedor = pix.Parte(**saved.campos["recebedor"])
+            else:
+                failed += 1
+            expected = receipt.expected()
+            fields += len(expected)
+            bad = mismatches(receipt, dados)
+            wrong += len(bad)
+            wrong_strict += len(mismatches(receipt, dados, strict_text=True))
+            if bad:
+                log(f"{receipt.layout}: {bad}")
+
+        latencies = [ms for ms, _ in corpus_answers + extra_answers]
+        server_ms = server_times_ms(access_log)
+        result = {
+            "upload_p50_ms": round(statistics.median(latencies), 1),
+            "upload_p95_ms": round(percentile(latencies, 95), 1),
+            "upload_server_p50_ms": round(statistics.median(server_ms), 1),
+            "upload_server_p95_ms": round(percentile(server_ms, 95), 1),
+            "web_cpu_ms_per_upload": round(web_cpu_ms, 2),
+            "client_cpu_ms_per_upload": round(client_cpu_ms, 2),
+            "receipts_per_s": round(read / elapsed, 3),
+            "field_accuracy": round(1 - wrong / fields, 4),
+            "field_accuracy_strict": round(1 - wrong_strict / fields, 4),
+            "baseline_sync_upload_p50_ms": round(statistics.median(baseline_ms), 1),
+            "uploads": len(latencies), "corpus": len(corpus), "corpus_read": read, "fields": fields,
+            "failed_jobs": failed,
+            "web_workers": web_workers, "ocr_worker_processes": WORKER_PROCESSES, "ocr_worker_nice": ocr_nice,
+            "clients": CLIENTS,
+        }
+        print(json.dumps(result), flush=True)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        redis_process.terminate()
+        redis_process.wait(timeout=10)
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Start a Consinco -> Plusoft sync: the one way the web, Beat and scripts ask for a run.
+
+`trigger` takes the entities' locks, records the job and enqueues `sync.sincronizar`
+(tasks/sync.py), or answers with the job already syncing one of the entities.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core import jobs
+from core.enqueue import enqueue
+from core.settings import Settings, get_settings
+from core.sync import locks, runs
+from core.sync.consinco.entities import ENTITIES
+from core.sync.consinco.queries import INCREMENTAL
+
+log = logging.getLogger(__name__)
+
+TASK_NAME = "sync.sincronizar"
+SSE_CHANNEL = "sync"
+JOB_KIND = "sync"
+DEFAULT_PLUSOFT_URL = Settings.model_fields["plusoft_base_url"].default
+
+
+def scheduled_entities() -> list[str]:
+    """Return the entities the nightly run syncs, in order (STOCKFLOW_PLUSOFT_ENTITIES)."""
+    names = [name.strip() for name in get_settings().plusoft_entities.split(",") if name.strip()]
+    unknown = [name for name in names if name not in ENTITIES]
+    if unknown:
+        raise ValueError(f"STOCKFLOW_PLUSOFT_ENTITIES: entidades desconhecidas {unknown}")
+    return names
+
+
+class SyncNotConfigured(RuntimeError):
+    """Production without a real Consinco or Plusoft: syncing the demo data would lie."""
+
+
+def ensure_configured(settings: Settings | None = None) -> None:
+    """Refuse to sync in production against the demo source or the local stand-in."""
+    settings = settings or get_settings()
+    if not settings.is_production:
+        return
+    missing = [name for name, value in (
+        ("STOCKFLOW_CONSINCO_URL", settings.consinco_url),
+        ("STOCKFLOW_PLUSOFT_BASE_URL", "" if settings.plusoft_base_url == DEFAULT_PLUSOFT_URL
+         else settings.plusoft_base_url)) if not value]
+    if missing:
+        raise SyncNotConfigured("Sincronização não configurada em produção: defina "
+                                f"{', '.join(missing)}.")
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """The answer to a trigger: the job syncing the entities, and whether it is a new one."""
+
+    job_id: str
+    created: bool
+
+
+def trigger(entidades: Sequence[str], mode: str = INCREMENTAL, triggered_by: str = "manual",
+            owner_id: int | None = None, queue: str = "sync") -> Trigger:
+    """Start syncing these entities in order, or return the job already syncing one of them."""
+    entidades = list(entidades)
+    unknown = [name for name in entidades if name not in ENTITIES]
+    if not entidades or unknown:
+        raise ValueError(f"entidades desconhecidas: {unknown or '(nenhuma)'}")
+    if mode not in runs.MODES:
+        raise ValueError(f"modo inválido: {mode!r} (use {' ou '.join(runs.MODES)})")
+    ensure_configured()
+    job_id = str(uuid.uuid4())
+    holder = locks.acquire(entidades, job_id, get_settings().plusoft_lock_ttl_s)
+    if holder is not None:
+        log.info("sync trigger answered with running job=%s entidades=%s", holder, entidades)
+        return Trigger(holder, created=False)
+    try:
+        jobs.create_job(JOB_KIND, owner_id=owner_id, job_id=job_id)
+        enqueue(TASK_NAME, {"entidades": entidades, "modo": mode, "job_id": job_id,
+                            "disparado_por": triggered_by}, queue=queue)
+    except Exception:
+        locks.release(entidades, job_id)
+        raise
+    log.info("sync triggered job=%s entidades=%s mode=%s by=%s", job_id, entidades, mode,
+             triggered_by)
+    return Trigger(job_id, created=True)

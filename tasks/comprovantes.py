@@ -1,0 +1,53 @@
+"""`comprovantes.processar` (queue comprovantes): read one uploaded receipt and save its PIX
+fields. A thin wrapper around core.comprovantes.processing."""
+from __future__ import annotations
+
+from typing import Any
+
+from core import jobs
+from core.celery_app import celery_app
+from core.comprovantes import processing
+from core.comprovantes.ocr.errors import OcrError, OcrUnavailable
+from tasks.base import FromSettings, JobTask
+
+
+class ComprovanteTask(JobTask):
+    """JobTask whose failures read as the pt-BR message the user sees, saved on the receipt too.
+
+    A transient OCR failure (OcrUnavailable) is retried with backoff; an unreadable file is
+    final (no dead letter: replaying cannot help); a transient failure that spent its retries
+    is dead-lettered so someone can replay it when OCR is back.
+    """
+
+    autoretry_for = (OcrUnavailable,)
+    max_retries = FromSettings("ocr_max_retries")
+    dead_letter = True
+    dead_letter_reference = "comprovante_id"
+
+    def failure_message(self, exc: BaseException) -> str:
+        if isinstance(exc, OcrUnavailable):
+            return f"{exc} Desistimos após {self.request.retries + 1} tentativas."
+        if isinstance(exc, OcrError):
+            return str(exc)
+        return "Erro inesperado ao processar o comprovante."
+
+    def should_dead_letter(self, exc: BaseException) -> bool:
+        return isinstance(exc, OcrUnavailable) or not isinstance(exc, OcrError)
+
+    def on_retry(self, exc: BaseException, task_id: str, args: Any, kwargs: dict[str, Any],
+                 einfo: Any) -> None:
+        if job_id := kwargs.get("job_id"):
+            jobs.set_progress(job_id, 10, f"nova tentativa {self.request.retries + 1}")
+
+    def record_failure(self, message: str, args: Any, kwargs: dict[str, Any]) -> None:
+        comprovante_id = kwargs.get("comprovante_id", args[0] if args else None)
+        if comprovante_id is not None:
+            processing.record_failure(int(comprovante_id), message)
+
+
+# ignore_result: the job registry holds the result, nobody reads Celery's.
+@celery_app.task(name=processing.TASK_NAME, base=ComprovanteTask, bind=True, ignore_result=True)
+def processar(self: ComprovanteTask, comprovante_id: int,
+              job_id: str | None = None) -> dict[str, Any]:
+    """Read one stored receipt and save its PIX fields; return the job's result."""
+    return processing.process(comprovante_id, job_id)

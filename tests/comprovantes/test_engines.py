@@ -1,0 +1,83 @@
+"""The OCR engines on generated receipts: the offline engine, and the real Google Vision client
+(REST transport, anonymous credentials) pointed at the local stand-in. No client mocks."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from core.comprovantes import pix
+from core.comprovantes.ocr.engines import GoogleVisionEngine
+from core.comprovantes.ocr.errors import OcrUnavailable, UnreadableReceipt
+from core.comprovantes.ocr.reading import pdf_text_layer, read_text
+from tests.comprovantes.receipts import make_receipt, mismatches, render_pdf, render_png
+
+PDF = "application/pdf"
+
+# One OCR run per case (one to two seconds each): six layouts, every file kind. Every
+# layout's parsing is also checked on PDF text layers in test_parser.py, without OCR.
+OFFLINE_CASES = [("nubank", "png"), ("itau", "jpeg"), ("bradesco", "png"), ("bb", "pdf-scan"),
+                 ("inter", "jpeg"), ("mercadopago", "png")]
+
+
+def render(receipt: Any, kind: str) -> tuple[bytes, str]:
+    if kind == "png":
+        return render_png(receipt), "image/png"
+    if kind == "jpeg":
+        return render_png(receipt, "JPEG"), "image/jpeg"
+    return render_pdf(receipt, text_layer=(kind == "pdf-text")), PDF
+
+
+@pytest.mark.parametrize(("layout", "kind"), OFFLINE_CASES)
+def test_offline_engine_reads_every_field(offline_engine: Any, layout: str, kind: str) -> None:
+    receipt = make_receipt(layout, 22)
+    data, mime = render(receipt, kind)
+    read = read_text(data, mime, max_pages=5, engine=offline_engine)
+    assert read.motor == "offline"  # a scanned PDF has no text layer: OCR ran
+    assert mismatches(receipt, pix.parse(read.text)) == {}, read.text
+
+
+def test_pdf_text_layer_is_used_before_ocr(offline_engine: Any) -> None:
+    receipt = make_receipt("itau", 22)
+    read = read_text(render_pdf(receipt), PDF, max_pages=5, engine=offline_engine)
+    assert read.motor == "pdf_texto"
+    assert mismatches(receipt, pix.parse(read.text), strict_text=True) == {}
+
+
+def test_blank_image_is_unreadable(offline_engine: Any) -> None:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (400, 300), "white").save(buffer, "PNG")
+    with pytest.raises(UnreadableReceipt, match="Nenhum texto"):
+        read_text(buffer.getvalue(), "image/png", max_pages=5, engine=offline_engine)
+
+
+def test_google_client_reads_an_image_through_the_standin(standin: Any) -> None:
+    receipt = make_receipt("santander", 23)
+    png = render_png(receipt)
+    # The stand-in answers the exact text Google would: what is printed, accents included.
+    standin.register(png, pdf_text_layer(render_pdf(receipt), 5))
+    engine = GoogleVisionEngine("", standin.endpoint, timeout_s=10)
+    read = read_text(png, "image/png", max_pages=5, engine=engine)
+    assert read.motor == "google" and standin.requests == ["/v1/images:annotate"]
+    assert mismatches(receipt, pix.parse(read.text), strict_text=True) == {}
+
+
+def test_google_client_reads_a_pdf_with_files_annotate(standin: Any) -> None:
+    receipt = make_receipt("caixa", 24)
+    scanned = render_pdf(receipt, text_layer=False)
+    standin.register(scanned, pdf_text_layer(render_pdf(receipt), 5))
+    engine = GoogleVisionEngine("", standin.endpoint, timeout_s=10)
+    read = read_text(scanned, PDF, max_pages=5, engine=engine)
+    assert read.motor == "google" and standin.requests == ["/v1/files:annotate"]
+    assert mismatches(receipt, pix.parse(read.text), strict_text=True) == {}
+
+
+def test_google_5xx_is_transient(standin: Any) -> None:
+    standin.fail_next(1, status=503)
+    engine = GoogleVisionEngine("", standin.endpoint, timeout_s=10)
+    with pytest.raises(OcrUnavailable):
+        engine.read_image(render_png(make_receipt("inter", 25)))

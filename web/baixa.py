@@ -1,0 +1,160 @@
+"""The baixas page (/baixas): live scan feed per store, write-off history with search and
+undo, rejected scans with reasons, and the baixa dead-letter list with replay."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, jsonify, render_template, request
+from flask_login import current_user
+from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy.sql import Select
+
+from core import dead_letters, sse
+from core.baixa.estorno import EstornoError, desfazer_baixa, estorno_event
+from core.baixa.registro import store_channel
+from core.db import session_scope
+from core.models import BaixaEstorno, BaixaLeitura, DeadLetter, Produto, ProdutoRemovido
+from core.models.baixa import REMOVED
+from web.auth import require_admin
+
+bp = Blueprint("baixa", __name__)
+
+TASK_NAME = "baixa.registrar"
+PER_PAGE = 50
+
+# Any logged-in user may watch a store's scans ("store:<store_key>").
+SSE_CHANNELS = {"store": lambda user, rest: bool(rest)}
+
+
+def stores() -> list[str]:
+    """Return every store key known from products, removals or scans, sorted."""
+    with session_scope() as session:
+        keys: set[str] = set()
+        for model in (Produto, ProdutoRemovido, BaixaLeitura):
+            keys.update(session.scalars(select(model.store_key).distinct()))
+    return sorted(k for k in keys if k)
+
+
+def _store_arg() -> str:
+    store = request.args.get("loja", "").strip()
+    if not store or len(store) > 64:
+        abort(400, description="Informe a loja (?loja=...).")
+    return store
+
+
+def _page_arg() -> int:
+    page = request.args.get("pagina", default=1, type=int)
+    if page is None or not 1 <= page <= 100_000:
+        abort(400, description="Página inválida.")
+    return page
+
+
+def _paginate(query: Select[Any], page: int, to_json: Any) -> dict[str, Any]:
+    with session_scope() as session:
+        total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+        rows = session.scalars(query.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
+        items = [to_json(row) for row in rows]
+    return {"items": items, "total": total, "page": page,
+            "pages": max(1, -(-total // PER_PAGE))}
+
+
+def removido_json(row: ProdutoRemovido) -> dict[str, Any]:
+    return {"id_removido": row.id_removido, "product_id": row.id, "store_key": row.store_key,
+            "descricao": row.descricao, "codigo_barras": row.codigo_barras,
+            "preco": str(row.preco), "lote": row.lote,
+            "responsavel_retirada": row.responsavel_retirada,
+            "data_retirada": row.data_retirada.isoformat(), "device_id": row.device_id,
+            "scan_id": row.scan_id}
+
+
+@bp.get("/baixas")
+def index() -> Any:
+    known = stores()
+    store = request.args.get("loja") or (known[0] if known else "")
+    if store and store not in known:
+        known.append(store)
+    return render_template("baixa/index.html", stores=known, store=store,
+                           since=sse.latest_id(store_channel(store)) if store else "0-0")
+
+
+@bp.get("/api/baixas/leituras")
+def api_scans() -> Any:
+    """The store's recent scan outcomes, newest first (the live feed's starting point)."""
+    store = _store_arg()
+    since = sse.latest_id(store_channel(store))
+    rejected_only = request.args.get("rejeitadas") == "1"
+    query = select(BaixaLeitura).where(BaixaLeitura.store_key == store)
+    if rejected_only:
+        query = query.where(BaixaLeitura.outcome != REMOVED)
+    page = _paginate(query.order_by(BaixaLeitura.id.desc()), _page_arg(),
+                     lambda row: row.as_event())
+    return jsonify(since=since, **page)
+
+
+@bp.get("/api/baixas/removidos")
+def api_removed() -> Any:
+    """The store's written-off products, newest first; `q` searches id, name, barcode, device, scan."""
+    store = _store_arg()
+    text = request.args.get("q", "").strip()[:100]
+    query = select(ProdutoRemovido).where(ProdutoRemovido.store_key == store)
+    if text:
+        like = f"%{text}%"
+        query = query.where(or_(
+            cast(ProdutoRemovido.id, String).like(like), ProdutoRemovido.descricao.like(like),
+            ProdutoRemovido.codigo_barras.like(like), ProdutoRemovido.device_id.like(like),
+            ProdutoRemovido.scan_id.like(like), ProdutoRemovido.lote.like(like)))
+    order = (ProdutoRemovido.data_retirada.desc(), ProdutoRemovido.id_removido.desc())
+    return jsonify(_paginate(query.order_by(*order), _page_arg(), removido_json))
+
+
+@bp.get("/api/baixas/estornos")
+def api_undos() -> Any:
+    """The store's undone write-offs (who, when, why), newest first."""
+    store = _store_arg()
+    query = (select(BaixaEstorno).where(BaixaEstorno.store_key == store)
+             .order_by(BaixaEstorno.id.desc()))
+    return jsonify(_paginate(query, _page_arg(), estorno_event))
+
+
+@bp.post("/api/baixas/removidos/<int:id_removido>/estorno")
+def api_undo(id_removido: int) -> Any:
+    """Put a written-off product back on the shelf; the reason is required and audited."""
+    require_admin()
+    body = request.get_json(silent=True) or {}
+    motivo = body.get("motivo") if isinstance(body, dict) else None
+    if not isinstance(motivo, str):
+        abort(400, description="Informe o motivo do estorno.")
+    try:
+        event = desfazer_baixa(id_removido, motivo, current_user.username)
+    except EstornoError as exc:
+        status = 400 if "motivo" in str(exc) else 409
+        abort(status, description=str(exc))
+    return jsonify(event)
+
+
+def dead_letter_json(entry: Any) -> dict[str, Any]:
+    kwargs = entry.kwargs if isinstance(entry.kwargs, dict) else {}
+    return {"id": entry.id, "scan_id": entry.reference, "error": entry.error,
+            "product_id": kwargs.get("product_id"), "store_key": kwargs.get("store_key"),
+            "device_id": kwargs.get("device_id"), "scanned_at": kwargs.get("scanned_at"),
+            "created_at": entry.created_at.isoformat()}
+
+
+@bp.get("/api/baixas/dead-letters")
+def api_dead_letters() -> Any:
+    """Scans whose baixa gave up (database down too long), waiting for a replay."""
+    return jsonify(items=[dead_letter_json(e) for e in dead_letters.list_open(TASK_NAME)])
+
+
+@bp.post("/api/baixas/dead-letters/<int:entry_id>/replay")
+def api_replay(entry_id: int) -> Any:
+    """Send a given-up scan to the baixa queue again (idempotent on its scan_id)."""
+    require_admin()
+    with session_scope() as session:
+        entry = session.get(DeadLetter, entry_id)
+        if entry is None or entry.task_name != TASK_NAME or entry.replayed_at is not None:
+            abort(404, description="Item não encontrado ou já reenviado.")
+    task_id = dead_letters.replay(entry_id, current_user.username)
+    if task_id is None:
+        abort(409, description="Item já reenviado.")
+    return jsonify(id=entry_id, task_id=task_id)
