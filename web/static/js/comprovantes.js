@@ -1,10 +1,24 @@
-// Receipts page: upload through the API, then follow each job live on its SSE channel.
+// Receipts page: upload through the API, then follow every pending job live over one SSE stream.
 "use strict";
 (function () {
   const table = document.querySelector("#comprovantes tbody");
   const message = document.getElementById("upload-message");
   const form = document.getElementById("upload-form");
-  const subscriptions = {};
+  // job channel -> receipt, for the receipts still being read
+  const following = new Map();
+  const jobStreams = Stockflow.multiplex({
+    job: (job, channel) => {
+      const c = following.get(channel);
+      if (!c) return;
+      if (job.status === "finished" || job.status === "failed") {
+        following.delete(channel);
+        jobStreams.remove(channel);
+        refresh(c.id);
+      } else {
+        render(c, job);
+      }
+    },
+  });
   const STAGES = { recebido: "Recebido", ocr: "Lendo (OCR)", extraindo_campos: "Extraindo campos", concluido: "Concluído" };
   const VALIDACAO = { confere: ["badge-ok", "Confere"], divergente: ["badge-danger", "Divergente"],
                       indeterminado: ["badge-warn", "Indeterminado"], nao_configurado: ["", "Não configurado"] };
@@ -70,18 +84,12 @@
     return render(await Stockflow.api(`/api/comprovantes/${id}`));
   }
 
+  // Every receipt still being read is followed over one stream, whatever their number.
   function follow(c) {
-    if (subscriptions[c.job_id]) return;
-    subscriptions[c.job_id] = Stockflow.subscribe(`job:${c.job_id}`, {
-      job: (job) => {
-        if (job.status === "finished" || job.status === "failed") {
-          subscriptions[c.job_id].close();
-          refresh(c.id);
-        } else {
-          render(c, job);
-        }
-      },
-    }, "0-0");
+    const channel = `job:${c.job_id}`;
+    if (following.has(channel)) return;
+    following.set(channel, c);
+    jobStreams.add(channel);
   }
 
   function show(text, kind) {
