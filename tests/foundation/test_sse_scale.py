@@ -47,7 +47,7 @@ def test_streams_share_one_reader_and_dead_clients_are_freed(live_server: Any,
     cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
     baseline_streams, baseline_redis = hub.stream_count(), _redis_clients()
     sockets = [_raw_stream(live_server, cookie, f"escala:{n % 5}") for n in range(30)]
-    wait_until(lambda: hub.stream_count() == baseline_streams + 30, 10, "30 open streams")
+    wait_until(lambda: hub.stream_count() >= baseline_streams + 30, 10, "30 open streams")
     # one reader for every stream, plus the bounded shared pool: not a connection per stream
     bound = baseline_redis + get_settings().redis_max_connections + 1
     assert _redis_clients() <= bound
@@ -56,7 +56,8 @@ def test_streams_share_one_reader_and_dead_clients_are_freed(live_server: Any,
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         sock.close()
     # two heartbeats (1 s each here), plus room for a loaded 2-core CI machine
-    wait_until(lambda: hub.stream_count() == baseline_streams, 2 * 1 + 10,
+    # (<=: streams of earlier tests whose clients left may end meanwhile too)
+    wait_until(lambda: hub.stream_count() <= baseline_streams, 2 * 1 + 10,
                "the server noticing the dead clients")
     assert _redis_clients() <= bound
 
