@@ -16,6 +16,7 @@ collects them from each blueprint module's SSE_CHANNELS (add_channel_rules).
 """
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -25,7 +26,7 @@ from flask_login import current_user
 
 from core.redis_client import get_redis
 from core.settings import get_settings
-from core.sse import stream_key
+from core.sse import latest_id, stream_key
 from web.stream_hub import Event, StreamLimit, hub, parse_id
 
 # channel prefix (before the first ':', or the whole name) -> may this user read it?
@@ -72,12 +73,6 @@ def valid_id(event_id: str) -> bool:
     return ms <= U64_MAX and seq <= U64_MAX
 
 
-def newest_id(channel: str) -> str:
-    """Return the channel's newest event id, "0-0" when it has none."""
-    newest = get_redis().xrevrange(stream_key(channel), count=1)
-    return newest[0][0] if newest else "0-0"
-
-
 @bp.get("/stream")
 def stream() -> Any:
     """Open a live stream on the requested channels (see the module's docstring)."""
@@ -93,11 +88,10 @@ def stream() -> Any:
     requested = parse_last_event_id(raw_last_id, channels)
 
     # Fixed before the response starts: once a client has the headers, it misses nothing.
-    cursors = {channel: cursor if cursor is not None else newest_id(channel)
+    cursors = {channel: cursor if cursor is not None else latest_id(channel)
                for channel, cursor in requested.items()}
     try:
-        sub = hub.subscribe(channels, current_user.get_id() and int(current_user.get_id()),
-                            cursors)
+        sub = hub.subscribe(channels, int(current_user.get_id()), cursors)
     except StreamLimit as limit:
         response = jsonify(error=limit.message, status=limit.status)
         response.status_code = limit.status
@@ -147,7 +141,7 @@ def _events(sub: Any, channels: list[str], cursors: dict[str, str], explicit: bo
                 break
 
     heartbeat_s = get_settings().sse_heartbeat_s
-    while not sub.overflowed:
+    while not sub.ended:
         event = sub.next_event(heartbeat_s)
         if event is None:
             yield ": keepalive\n\n"
@@ -156,7 +150,8 @@ def _events(sub: Any, channels: list[str], cursors: dict[str, str], explicit: bo
             continue  # already replayed
         delivered[event.channel] = parse_id(event.id)
         yield emit(event)
-    # Too far behind: end the stream; the browser reconnects with Last-Event-ID and replays.
+    # Too far behind, or the server is stopping: the browser reconnects with Last-Event-ID and
+    # replays what it missed.
 
 
 def _format(event: Event, channels: list[str], positions: dict[str, str]) -> str:
@@ -164,10 +159,4 @@ def _format(event: Event, channels: list[str], positions: dict[str, str]) -> str
         return f"id: {event.id}\nevent: {event.type}\ndata: {event.data}\n\n"
     composite = ",".join(positions[channel] for channel in channels)
     return (f"id: {composite}\nevent: {event.type}\n"
-            f'data: {{"channel": {_json_string(event.channel)}, "data": {event.data}}}\n\n')
-
-
-def _json_string(text: str) -> str:
-    import json
-
-    return json.dumps(text, ensure_ascii=False)
+            f'data: {{"channel": {json.dumps(event.channel, ensure_ascii=False)}, "data": {event.data}}}\n\n')

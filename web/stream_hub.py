@@ -67,7 +67,8 @@ class Subscription:
     user_id: int | None
     max_pending: int
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
-    overflowed: bool = False
+    # set when the stream must end: it fell too far behind, or the server is stopping
+    ended: bool = False
 
     def __post_init__(self) -> None:
         self._pending: queue.Queue[Event] = queue.Queue(maxsize=self.max_pending)
@@ -77,7 +78,7 @@ class Subscription:
         try:
             self._pending.put_nowait(event)
         except queue.Full:
-            self.overflowed = True
+            self.ended = True
 
     def next_event(self, timeout_s: float) -> Event | None:
         """Return the next live event, or None when none came within timeout_s."""
@@ -151,6 +152,14 @@ class StreamHub:
                 get_redis().zrem(STREAMS_KEY.format(user_id=sub.user_id), sub.token)
             except RedisError:
                 log.warning("sse stream registry unavailable; entry expires by itself")
+
+    def close_all(self) -> None:
+        """End every stream of this process (a stopping server); clients reconnect elsewhere."""
+        with self._lock:
+            subs = list(self._open.values())
+        for sub in subs:
+            sub.ended = True
+            self.unsubscribe(sub)
 
     def stream_count(self) -> int:
         """Return how many streams this process holds open."""

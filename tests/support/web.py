@@ -24,6 +24,10 @@ class LiveServer:
         self.thread.start()
 
     def stop(self) -> None:
+        """Stop serving and end its live streams, so none outlives the test that opened it."""
+        from web.stream_hub import hub
+
+        hub.close_all()
         self.server.shutdown()
 
     def session(self, username: str = "admin", password: str = "admin-password") -> Any:
