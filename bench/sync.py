@@ -3,11 +3,15 @@
 Measured in one run, against the same source files and the same stand-in:
 - ours: `sync.sincronizar` in a real worker (`celery worker --pool solo`, so the task
   runs in the process we measure): keyset batches of 1000 rows, mapped, POSTed, checkpointed,
-  hand-overs every 20 s; rows_per_s = rows sent / run duration (from the run record);
+  hand-overs every 20 s; rows_per_s = rows read / run duration (from the run record;
+  the first runs send every row they read);
 - baseline: what loading everything first does: one process reads every row, maps them all,
   then POSTs them in batches of 1000 with the same client.
 Each is run twice in a fresh process, over a 10,000-row and a 1,000,000-row source; the
 peak resident memory (VmHWM) of the 1M run minus that of the 10k run is the growth.
+Ours starts each of these runs with no sent-row digests (Plusoft has nothing), then runs
+once more over the unchanged 1M source: every row is read, compared with its digest and not
+sent (what the overlap window costs per row); the digests' size in SQLite is measured too.
 
 Source rows are generated inside SQLite (a recursive CTE), the stand-in only counts rows.
 Run: .venv/bin/python bench/sync.py   Last line: JSON.
@@ -70,13 +74,18 @@ def make_source(path: Path, rows: int) -> str:
     return url
 
 
-def run_ours(env: dict[str, str], source_url: str) -> dict[str, Any]:
-    """Sync the source with a fresh solo worker; return rows, rows/s and the worker's peak RSS."""
+def run_ours(env: dict[str, str], source_url: str, plusoft_has_nothing: bool = True,
+             ) -> dict[str, Any]:
+    """Sync the source with a fresh solo worker; return rows read and sent, rows read per
+    second and the worker's peak RSS."""
     from core import jobs
     from core.celery_app import celery_app
-    from core.sync import runs
+    from core.sync import runs, sent
     from core.sync.consinco.queries import FULL
     from core.sync.trigger import trigger
+
+    if plusoft_has_nothing:
+        sent.forget("vendas")
 
     name = f"bench-plusoft-{time.monotonic_ns()}@localhost"
     worker = subprocess.Popen(
@@ -101,9 +110,20 @@ def run_ours(env: dict[str, str], source_url: str) -> dict[str, Any]:
         worker.terminate()
         worker.wait(timeout=30)
     run = runs.latest_by_entity(["vendas"])["vendas"] or {}
-    return {"rows": run["linhas_enviadas"], "seconds": run["duracao_s"],
-            "rows_per_s": run["linhas_enviadas"] / max(run["duracao_s"], 1e-9),
+    return {"rows": run["linhas_enviadas"], "read": run["linhas_lidas"],
+            "seconds": run["duracao_s"],
+            "rows_per_s": run["linhas_lidas"] / max(run["duracao_s"], 1e-9),
             "peak_rss_mb": peak}
+
+
+def sent_rows_table_mb(app_db: Path) -> float:
+    """The sent-row digests' size in the SQLite app database (table and its key index)."""
+    import sqlite3
+
+    with sqlite3.connect(app_db) as conn:
+        size = conn.execute("SELECT SUM(pgsize) FROM dbstat WHERE name IN (SELECT name FROM "
+                            "sqlite_master WHERE tbl_name = 'sync_sent_rows')").fetchone()
+    return (size[0] or 0) / 1e6
 
 
 def baseline_main(source_url: str) -> None:
@@ -168,6 +188,9 @@ def main() -> None:
         log(f"ours 10k: {ours_small}")
         ours_large = run_ours(env, large)
         log(f"ours 1M: {ours_large}")
+        digests_mb = sent_rows_table_mb(work / "app.sqlite3")
+        ours_again = run_ours(env, large, plusoft_has_nothing=False)
+        log(f"ours 1M again, unchanged: {ours_again}; digests {digests_mb:.1f} MB")
         base_small = run_baseline(env, small)
         log(f"baseline 10k: {base_small}")
         base_large = run_baseline(env, large)
@@ -176,9 +199,11 @@ def main() -> None:
 
         received = requests.get(f"http://127.0.0.1:{standin_port}/admin/estado", timeout=5).json()
         log(f"stand-in received: {received['linhas']} in {received['lotes']} batches, "
-            f"duplicates {received['duplicados']}; total {time.monotonic() - began:.0f}s")
+            f"duplicate batches {received['duplicados']}, distinct {received['distintas']}; "
+            f"total {time.monotonic() - began:.0f}s")
         assert received["linhas"]["vendas"] == 2 * (SMALL + LARGE), received
         assert ours_large["rows"] == LARGE and base_large["rows"] == LARGE
+        assert ours_again["read"] == LARGE and ours_again["rows"] == 0
         result = {
             "rows": LARGE,
             "rows_per_s": round(ours_large["rows_per_s"]),
@@ -190,6 +215,9 @@ def main() -> None:
             "baseline_rss_1m_mb": round(base_large["peak_rss_mb"], 1),
             "baseline_rss_growth_mb": round(
                 base_large["peak_rss_mb"] - base_small["peak_rss_mb"], 1),
+            "unchanged_rows_per_s": round(ours_again["rows_per_s"]),
+            "unchanged_rows_sent": ours_again["rows"],
+            "sent_rows_table_mb": round(digests_mb, 1),
         }
         print(json.dumps(result))
     finally:

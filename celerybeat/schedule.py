@@ -18,11 +18,17 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "schedule": crontab(hour=3, minute=30),
             "kwargs": {"keep_days": 30},
         },
-        # baixa: dead letters parked in Redis while the database was down reach the table
+        # failures parked in Redis while the database was down are recorded
         "dead_letters.move_parked": {
             "task": "dead_letters.move_parked",
             "schedule": 60.0,
             "options": {"expires": 55},
+        },
+        # every job: one stuck in queued/started past its deadline is sent again or given up
+        "maintenance.sweep_jobs": {
+            "task": "maintenance.sweep_jobs",
+            "schedule": 300.0,
+            "options": {"expires": 290},
         },
         # health: devices silent for 1.5 / 3 report intervals become stale / offline
         "health.mark_silent_devices": {

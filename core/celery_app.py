@@ -27,6 +27,18 @@ ROUTES = {"health.mark_silent_devices": "default", "health.prune_history": "defa
           **{f"{queue}.*": queue for queue in QUEUES if queue != "default"}}
 
 
+class TimeLimits:
+    """Task annotation: every task gets its family's soft and hard time limits from the
+    settings (STOCKFLOW_TASK_TIME_LIMITS; the family is the task name before its dot)."""
+
+    def annotate(self, task: Any) -> dict[str, float]:
+        soft, hard = get_settings().time_limits(task.name.split(".", 1)[0])
+        return {"soft_time_limit": soft, "time_limit": hard}
+
+    def annotate_any(self) -> None:
+        return None
+
+
 def make_celery() -> Celery:
     """Build the Celery app from the settings."""
     settings = get_settings()
@@ -48,6 +60,8 @@ def make_celery() -> Celery:
         result_accept_content=["json"],
         task_acks_late=True,
         task_reject_on_worker_lost=True,
+        # No task runs forever: soft and hard limits per family (tasks.base words the failure).
+        task_annotations=[TimeLimits()],
         worker_prefetch_multiplier=1,
         task_track_started=True,
         worker_send_task_events=True,
@@ -60,6 +74,8 @@ def make_celery() -> Celery:
         task_queues=[Queue(name) for name in QUEUES],
         task_routes=[{pattern: {"queue": queue} for pattern, queue in ROUTES.items()}],
         worker_hijack_root_logger=False,
+        # A message the worker cannot run (undecodable, unknown task) is kept as a dead letter.
+        worker_consumer="core.worker_consumer:PoisonKeepingConsumer",
         worker_cancel_long_running_tasks_on_connection_loss=False,
         # Beat: one scheduler even when two are started (RedBeat's Redis lock).
         redbeat_redis_url=settings.effective_redis_url,

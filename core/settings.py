@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     baixa_max_retries: int = Field(default=14, ge=0, le=100)
     # First retry countdown in seconds (doubles each retry, with jitter).
     baixa_retry_base_s: float = Field(default=2.0, gt=0)
+    # Seconds a worker waits for the broker to take a scan's outcome reply to its Pi
+    # (core/baixa/outcomes.py); past it the reply is skipped and the Pi's resend brings it again.
+    baixa_outcome_timeout_s: float = Field(default=3.0, gt=0)
 
     # --- comprovantes (issue 5: receipt uploads, OCR, PIX fields) ---
     # The company's own payee data; a receipt's payee is checked against it. Empty: "não configurado".
@@ -115,6 +118,11 @@ class Settings(BaseSettings):
     # Seconds the bridge waits for more messages before writing a partial batch.
     health_bridge_batch_wait_s: float = 0.2
     health_bridge_reconnect_max_s: float = 30.0
+    # Retries of health.report while the database does not answer, then a dead letter (the
+    # newest report per device). With the base below the default 8 wait about 8.5 minutes.
+    health_max_retries: int = Field(default=8, ge=0, le=100)
+    # First retry countdown in seconds (doubles each retry, with jitter).
+    health_retry_base_s: float = Field(default=2.0, gt=0)
 
     # --- ruptura (carteira stock-out analysis) ---
     # Worker processes consuming the ruptura queue (the Procfile's worker_ruptura concurrency).
@@ -153,6 +161,58 @@ class Settings(BaseSettings):
     plusoft_schedule_hour: int = Field(default=1, ge=0, le=23)
     plusoft_schedule_minute: int = Field(default=0, ge=0, le=59)
     plusoft_entities: str = "filiais,produtos,clientes,vendas"
+    # Incremental runs re-read this much before the last run's watermark, so rows committed
+    # late with an older (or equal) stamp still arrive; unchanged rows are not sent again.
+    # Minutes for DTAALTERACAO entities, days for sales (a store sending a day late).
+    plusoft_overlap_minutes: int = Field(default=1_440, ge=0)
+    plusoft_overlap_days: int = Field(default=3, ge=0)
+
+    # --- reliability (issue 12: time limits, stuck jobs) ---
+    # Soft/hard time limits in seconds per task family (the task name before its dot), as
+    # family=soft/hard pairs; a family not listed here or in the defaults takes "default".
+    # At the soft limit the task fails with a readable message and a dead letter; at the hard
+    # one its worker process is killed and replaced. sync's soft limit must exceed
+    # STOCKFLOW_PLUSOFT_CHUNK_S (a slice plus one batch's POST attempts).
+    task_time_limits: str = ("baixa=120/150,health=60/90,ruptura=300/330,comprovantes=300/330,"
+                             "sync=1200/1260,default=300/330")
+    # Seconds a job may stay queued or started without news before the sweeper sends it again,
+    # per job kind (kind=seconds; "default" for the others). Each must exceed its family's
+    # hard time limit plus its retries' waits, and a queue's usual backlog.
+    job_deadlines: str = "comprovantes=1800,sync=3600,default=3600"
+    # Times the sweeper sends one stuck job again before it dead-letters it and marks it failed.
+    job_max_resends: int = Field(default=3, ge=0)
+
+    def time_limits(self, family: str) -> tuple[float, float]:
+        """Return (soft, hard) seconds for a task family (its own pair, else "default")."""
+        limits = _time_limits(self.task_time_limits)
+        return limits.get(family) or limits["default"]
+
+    def job_deadline_s(self, kind: str | None = None) -> float:
+        """Return the seconds a job of this kind may go without news before the sweeper acts
+        (without a kind: the shortest of every kind)."""
+        deadlines = _deadlines(self.job_deadlines)
+        if kind is None:
+            return min(deadlines.values())
+        return deadlines.get(kind) or deadlines["default"]
+
+    @model_validator(mode="after")
+    def _check_reliability(self) -> "Settings":
+        try:
+            limits = _time_limits(self.task_time_limits)
+            deadlines = _deadlines(self.job_deadlines)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+        for family, (soft, hard) in limits.items():
+            if not 0 < soft < hard:
+                raise ConfigurationError(f"STOCKFLOW_TASK_TIME_LIMITS: {family} needs 0 < soft < hard")
+        if self.time_limits("sync")[0] <= self.plusoft_chunk_s:
+            raise ConfigurationError("STOCKFLOW_TASK_TIME_LIMITS: sync's soft limit must exceed "
+                                     "STOCKFLOW_PLUSOFT_CHUNK_S")
+        for kind, deadline in deadlines.items():
+            if deadline <= self.time_limits(kind)[1]:
+                raise ConfigurationError(f"STOCKFLOW_JOB_DEADLINES: {kind} must exceed its hard "
+                                         "time limit")
+        return self
 
     @model_validator(mode="after")
     def _check_mode(self) -> "Settings":
@@ -191,6 +251,45 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+
+def _pairs(text: str, variable: str) -> dict[str, str]:
+    """Parse "name=value,name=value" (blanks ignored); raise ValueError naming the variable."""
+    pairs = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ValueError(f"{variable}: '{item}' is not name=value")
+        pairs[name.strip()] = value.strip()
+    return pairs
+
+
+@lru_cache(maxsize=16)
+def _time_limits(text: str) -> dict[str, tuple[float, float]]:
+    """The families' (soft, hard) limits: the defaults, overridden by the pairs given."""
+    default = Settings.model_fields["task_time_limits"].default
+    limits = {}
+    for family, value in {**_pairs(default, ""), **_pairs(text, "STOCKFLOW_TASK_TIME_LIMITS")}.items():
+        soft, sep, hard = value.partition("/")
+        try:
+            limits[family] = (float(soft), float(hard))
+        except ValueError:
+            raise ValueError(f"STOCKFLOW_TASK_TIME_LIMITS: {family}={value} is not soft/hard "
+                             "seconds") from None
+    return limits
+
+
+@lru_cache(maxsize=16)
+def _deadlines(text: str) -> dict[str, float]:
+    """The job kinds' deadlines in seconds: the defaults, overridden by the pairs given."""
+    default = Settings.model_fields["job_deadlines"].default
+    deadlines = {}
+    for kind, value in {**_pairs(default, ""), **_pairs(text, "STOCKFLOW_JOB_DEADLINES")}.items():
+        try:
+            deadlines[kind] = float(value)
+        except ValueError:
+            raise ValueError(f"STOCKFLOW_JOB_DEADLINES: {kind}={value} is not seconds") from None
+    return deadlines
 
 
 @lru_cache(maxsize=1)

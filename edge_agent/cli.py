@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from edge_agent import systemd
 from edge_agent.config import AgentConfig, ConfigError, load_config
+from edge_agent.outcomes import OutcomeListener
 from edge_agent.publisher import Publisher
 from edge_agent.scan import Rejected, make_scan
 from edge_agent.spool import Spool
@@ -134,7 +135,9 @@ def run(config: AgentConfig, use_stdin: bool) -> int:
              config.store_key, config.device_id, config.spool_path, spool.depth(),
              _redact(config.broker_url))
     # `threads` must stay alive for the watchdog; stdin may end (EOF) while the agent goes on.
-    threads = [_thread("publisher", lambda: publisher.run(stop), failed)]
+    listener = OutcomeListener(config, spool)
+    threads = [_thread("publisher", lambda: publisher.run(stop), failed),
+               _thread("outcomes", lambda: listener.run(stop), failed)]
     if use_stdin:
         reader = _thread("stdin", lambda: read_stdin(intake, stop), failed)
     else:
@@ -199,35 +202,49 @@ def open_spool(config: AgentConfig) -> Spool:
 
 
 def status(config: AgentConfig) -> dict[str, Any]:
-    """Return spool depth, oldest scan, last publish and whether the broker answers now."""
+    """Return the spool (scans waiting to be sent, waiting for their outcome, the oldest),
+    the last publish and outcome, and whether the broker answers now."""
     spool = open_spool(config)
     try:
         publisher = Publisher(config, spool)
         reachable = publisher.broker_reachable()
         oldest = spool.oldest()
+        unsent, waiting = spool.counts()
         return {
             "store_key": config.store_key, "device_id": config.device_id,
-            "spool": str(config.spool_path), "spool_depth": spool.depth(),
+            "spool": str(config.spool_path), "spool_depth": unsent + waiting,
+            "waiting_to_send": unsent, "waiting_for_outcome": waiting,
             "oldest_scan": oldest,
             "oldest_age_s": (round(time.time() - datetime.fromisoformat(
                 oldest["scanned_at"]).timestamp(), 1) if oldest else None),
             "last_publish_at": _iso(spool.get_meta("last_publish_at")),
+            "last_outcome_at": _iso(spool.get_meta("last_outcome_at")),
             "broker_reachable": reachable, "broker": _redact(config.broker_url),
         }
     finally:
         spool.close()
 
 
-def drain(config: AgentConfig) -> tuple[int, int]:
-    """Publish everything spooled now; return (sent, still pending)."""
+def drain(config: AgentConfig, wait_s: float) -> tuple[int, int]:
+    """Send every scan held now (their resend time or not), then wait up to `wait_s` for their
+    outcomes; return (sent, still in the spool)."""
     spool = open_spool(config)
     try:
         publisher = Publisher(config, spool)
         try:
-            sent = publisher.publish_pending()
+            sent = publisher.publish_pending(everything=True)
         except Exception as exc:  # noqa: BLE001 - reported, the scans stay spooled
             log.error("drain stopped: broker unreachable (%s: %s)", type(exc).__name__, exc)
-            sent = 0
+            return 0, spool.depth()
+        stop = threading.Event()
+        listener = threading.Thread(target=OutcomeListener(config, spool).run, args=(stop,),
+                                    name="outcomes", daemon=True)
+        listener.start()
+        deadline = time.monotonic() + wait_s
+        while spool.depth() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        stop.set()
+        listener.join(timeout=config.publish_timeout_s + 2)  # before the spool closes
         return sent, spool.depth()
     finally:
         spool.close()
@@ -246,7 +263,10 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--device", help="scanner path, e.g. /dev/input/by-id/usb-...")
     status_parser = commands.add_parser("status", help="spool depth, oldest scan, broker")
     status_parser.add_argument("--json", action="store_true", help="print JSON")
-    commands.add_parser("drain", help="publish the spool now; exit 1 if scans remain")
+    drain_parser = commands.add_parser(
+        "drain", help="send the spool now, wait for the outcomes; exit 1 if scans remain")
+    drain_parser.add_argument("--wait", type=float, default=30.0, metavar="SECONDS",
+                              help="how long to wait for the outcomes (default 30)")
     return parser
 
 
@@ -268,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
                 for key, value in report.items():
                     print(f"{key}: {value}")
             return 0
-        sent, left = drain(config)
+        sent, left = drain(config, args.wait)
         print(f"sent {sent}, left in spool {left}")
         return 0 if left == 0 else 1
     except ConfigError as exc:

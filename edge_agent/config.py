@@ -67,6 +67,14 @@ class AgentConfig:
     # Reconnect backoff: base and cap, in seconds (exponential, with jitter).
     reconnect_base_s: float = 1.0
     reconnect_max_s: float = 60.0
+    # A sent scan with no outcome from the server after this many seconds is sent again; the
+    # wait doubles with every send of that scan, up to the cap (the broker's visibility
+    # timeout: past it Redis would have redelivered an unacked message itself).
+    ack_timeout_s: float = 60.0
+    ack_timeout_max_s: float = 3600.0
+    # The server answers each scan on the queue prefix + device_id (a contract, like the task
+    # name: core/baixa/outcomes.py's OUTCOME_QUEUE_PREFIX).
+    outcome_queue_prefix: str = "baixa.outcomes."
     # Read by edge_agent/health.py: seconds between health reports.
     health_interval_s: float = 30.0
     log_level: str = "INFO"
@@ -74,6 +82,11 @@ class AgentConfig:
     @property
     def spool_path(self) -> Path:
         return self.spool_dir / "spool.sqlite3"
+
+    @property
+    def outcome_queue(self) -> str:
+        """The broker queue where the server answers this device's scans."""
+        return self.outcome_queue_prefix + self.device_id
 
 
 def read_store_key(printers_json: Path) -> str:
@@ -99,6 +112,11 @@ def read_store_key(printers_json: Path) -> str:
     store_key = store_key.strip()
     if len(store_key) > 64:
         raise ConfigError(f"store_key in {printers_json} is longer than 64 characters")
+    try:  # JSON may escape a lone surrogate (\ud800), which no database can store
+        store_key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError(f"config file {printers_json}: store_key is not valid text (a lone "
+                          "surrogate escape)") from None
     return store_key
 
 
@@ -143,6 +161,11 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: object) -> Ag
     max_length = int(number("product_id_max_length", DEFAULT_PRODUCT_ID_MAX_LENGTH))
     if not 1 <= max_length <= 64:
         raise ConfigError(f"{ENV_PREFIX}PRODUCT_ID_MAX_LENGTH must be between 1 and 64")
+    ack_timeout_s = number("ack_timeout_s", 60.0)
+    ack_timeout_max_s = number("ack_timeout_max_s", 3600.0)
+    if not 0 < ack_timeout_s <= ack_timeout_max_s:
+        raise ConfigError(f"{ENV_PREFIX}ACK_TIMEOUT_S must be above 0 and at most "
+                          f"{ENV_PREFIX}ACK_TIMEOUT_MAX_S")
     return AgentConfig(
         store_key=read_store_key(printers_json),
         broker_url=get("broker_url", DEFAULT_BROKER_URL) or DEFAULT_BROKER_URL,
@@ -159,6 +182,8 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: object) -> Ag
         publish_timeout_s=number("publish_timeout_s", 3.0),
         reconnect_base_s=number("reconnect_base_s", 1.0),
         reconnect_max_s=number("reconnect_max_s", 60.0),
+        ack_timeout_s=ack_timeout_s,
+        ack_timeout_max_s=ack_timeout_max_s,
         health_interval_s=number("health_interval_s", 30.0),
         log_level=(get("log_level", "INFO") or "INFO").upper(),
     )

@@ -233,10 +233,10 @@ class HealthReporter:
 
     def make_report(self) -> dict[str, Any]:
         """Return a fresh report of this Pi, its store and its spool."""
-        oldest = _safe(self.spool.oldest)
+        depth, oldest = _safe(self.spool.backlog) or (None, None)
         report = collect(self.root, device_id=self.config.device_id, store_key=self.config.store_key,
-                         cpu_baseline=self._cpu_baseline, spool_depth=_safe(self.spool.depth),
-                         spool_oldest_at=oldest.get("scanned_at") if oldest else None)
+                         cpu_baseline=self._cpu_baseline, spool_depth=depth,
+                         spool_oldest_at=oldest)
         self._cpu_baseline = _safe(lambda: read_cpu_times(self.root)) or self._cpu_baseline
         return report
 

@@ -3,20 +3,23 @@
 A minimal Celery app of its own (the agent imports no server code): the task goes by name.
 Publishing never retries inside kombu (retry=False, short socket timeouts), so a down broker
 fails fast and the scan simply stays in the spool; the run loop reconnects with exponential
-backoff and jitter. A scan leaves the spool only after the broker accepted it (Redis LPUSH
-returned; on RabbitMQ, publisher confirms).
+backoff and jitter. A scan the broker accepted (Redis LPUSH returned; on RabbitMQ, publisher
+confirms) stays in the spool, waiting for its outcome (edge_agent/outcomes.py); without one
+within its ack timeout it is sent again, the timeout doubling per send (edge_agent/spool.py).
 """
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
+import time
 from typing import Any
 
 from celery import Celery
 
 from edge_agent.config import AgentConfig
-from edge_agent.spool import Spool
+from edge_agent.spool import Pending, Spool
 
 log = logging.getLogger("edge_agent.publisher")
 
@@ -74,34 +77,47 @@ class Publisher:
                 pass
         self._connection = None
 
-    def publish_pending(self) -> int:
-        """Send everything pending, oldest first, and return how many were sent.
+    def publish_pending(self, everything: bool = False) -> int:
+        """Send every scan due now (or, with `everything`, every scan held), oldest first,
+        and return how many were sent.
 
-        Raises the broker's error at the first scan it refuses; what was sent before is acked.
+        Raises the broker's error at the first scan it refuses; what was sent before is noted.
         """
-        sent_total = 0
+        due_by = math.inf if everything else time.time()
+        sent_total = resent_total = last_seq = 0
         while True:
-            batch = self.spool.pending(BATCH)
+            batch = self.spool.pending(BATCH, now=due_by, after_seq=last_seq)
             if not batch:
-                return sent_total
-            sent: list[int] = []
+                break
+            sent: list[Pending] = []
             try:
                 connection = self._ensure_connection()
-                for seq, scan in batch:
-                    self.app.send_task(self.config.task_name, kwargs=scan, queue=self.config.queue,
-                                       task_id=scan["scan_id"], connection=connection,
-                                       retry=False, ignore_result=True)
-                    sent.append(seq)
+                for item in batch:
+                    self.app.send_task(self.config.task_name, kwargs=item.scan,
+                                       queue=self.config.queue, task_id=item.scan["scan_id"],
+                                       connection=connection, retry=False, ignore_result=True)
+                    sent.append(item)
+                    resent_total += item.sends > 0
             except Exception as exc:
                 self._reset_connection()
                 if len(sent) < len(batch):
-                    self.spool.note_failure(batch[len(sent)][0], f"{type(exc).__name__}: {exc}")
+                    self.spool.note_failure(batch[len(sent)].seq, f"{type(exc).__name__}: {exc}")
                 raise
             finally:
-                # A crash before this ack re-sends these scans: harmless, the server is
-                # idempotent on scan_id. Grouping the ack keeps the drain fast.
-                self.spool.ack(sent)
+                # Noted per batch: a crash before this line only sends these scans again
+                # sooner, which the server's idempotency on scan_id makes harmless.
+                self.spool.mark_sent(sent, self.config.ack_timeout_s,
+                                     self.config.ack_timeout_max_s)
                 sent_total += len(sent)
+            last_seq = batch[-1].seq
+        if resent_total:
+            log.warning("sent again %d scan(s) with no outcome from the server in time",
+                        resent_total)
+        return sent_total
+
+    def _idle_wait_s(self) -> float:
+        """Seconds until the next scan waiting for its outcome is due again (30 s at most)."""
+        return min(30.0, max(0.0, self.spool.next_resend_at() - time.time()))
 
     def broker_reachable(self) -> bool:
         """Return whether the broker answers a connection attempt now."""
@@ -117,6 +133,7 @@ class Publisher:
         attempt = 0
         while not stop.is_set():
             try:
+                self.wake.clear()  # before reading the spool: a scan added later wakes the wait
                 sent = self.publish_pending()
                 if sent:
                     log.info("published %d scan(s); spool depth %d", sent, self.spool.depth())
@@ -124,8 +141,7 @@ class Publisher:
                     log.info("broker reachable again after %d failed attempt(s)", attempt)
                 self.spool.set_meta("broker_reachable", "1")
                 attempt = 0
-                self.wake.wait(timeout=30.0)  # woken by each new scan; 30 s catches strays
-                self.wake.clear()
+                self.wake.wait(timeout=self._idle_wait_s())  # or woken by each new scan
             except Exception as exc:  # noqa: BLE001 - any broker failure: keep scans, back off
                 delay = backoff_delay(attempt, self.config.reconnect_base_s,
                                       self.config.reconnect_max_s)

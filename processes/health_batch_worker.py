@@ -8,11 +8,14 @@ uses (core.health.report.parse_report, core.health.store.apply_reports): one ups
 one history insert per batch, one commit.
 
 Reliability is the task's: a message is acked only after the commit that holds its report
-(a crash leaves it unacked and the broker redelivers it; the upsert is idempotent); a bad
-report is rejected with its reason, counted and acked; when the database fails the batch is
-handed back to the queue and the worker backs off. Anything on the queue that is not a
-`health.report` is kept in the dead-letter list (core.dead_letters) for a person to replay.
-Both this process and ordinary Celery workers may consume the `health` queue at once.
+(a crash leaves it unacked and the broker redelivers it; the upsert is idempotent). A poison
+message (a body that does not decode, an invalid report, a parser failure, a row the database
+refuses while it takes the rest of the batch) is counted, kept in the dead letters as
+`health.batch_worker` with its reason (core.health.poison) and acked; the worker goes on.
+While the database does not answer the batch is handed back to the queue and the worker
+backs off. Another task on the queue is kept in the dead letters under its own name, for a
+person to replay. Both this process and ordinary Celery workers may consume the `health`
+queue at once.
 """
 from __future__ import annotations
 
@@ -31,15 +34,18 @@ from kombu.transport import virtual
 from core import dead_letters
 from core.backoff import run_until_stopped
 from core.celery_app import celery_app  # the app's broker URL and transport options
-from core.health.report import InvalidReport, parse_report, reject
-from core.health.store import apply_reports
+from core.health import poison
+from core.health.report import InvalidReport, parse_report
+from core.health.store import Refused, apply_reports_isolating
 from core.logs import configure_logging
 from core.models.types import utcnow
 from core.settings import get_settings
 
 log = logging.getLogger("processes.health_batch_worker")
 
-TASK_NAME = "health.report"
+CONSUMER = "health.batch_worker"
+# health.report, and the replays of kept messages (tasks/health.py): the same arguments.
+TASK_NAMES = ("health.report", "health.bridge", "health.batch_worker")
 QUEUE = "health"
 
 
@@ -52,6 +58,7 @@ class HealthBatchWorker:
         self.batch_wait_s = batch_wait_s
         self._messages: list[Message] = []
         self._rows: list[dict[str, Any]] = []
+        self._kept: list[Any] = []  # each message as it arrived, kept if the database refuses it
 
     def run(self, stop: threading.Event) -> None:
         """Consume, reconnecting with backoff after a broker or database failure, until stopped."""
@@ -64,7 +71,8 @@ class HealthBatchWorker:
         with celery_app.connection_for_read() as connection, \
                 ThreadPoolExecutor(max_workers=1, thread_name_prefix="health-writer") as writer:
             with connection.Consumer(Queue(self.queue), callbacks=[self._on_message],
-                                     accept=["json"], prefetch_count=2 * self.batch_max):
+                                     on_decode_error=self._on_undecodable, accept=["json"],
+                                     prefetch_count=2 * self.batch_max):
                 log.info("health batch worker consuming queue=%s batch_max=%d", self.queue,
                          self.batch_max)
                 while not stop.is_set():
@@ -81,22 +89,26 @@ class HealthBatchWorker:
         """
         if not self._messages:
             return
-        messages, rows = self._messages, self._rows
-        self._messages, self._rows = [], []
-        written = writer.submit(apply_reports, rows)
+        messages, rows, kept = self._messages, self._rows, self._kept
+        self._messages, self._rows, self._kept = [], [], []
+        written = writer.submit(apply_reports_isolating, rows)
         while not written.done():
             if len(self._messages) < self.batch_max:
                 self._drain(connection, timeout_s=0.005)
             else:
                 wait([written])
         try:
-            written.result()
-        except Exception:
+            outcomes = written.result()
+        except Exception:  # the database does not answer (DatabaseUnavailable), or worse
             for message in messages + self._messages:
                 if not message.acknowledged:
                     message.requeue()  # back to the queue: nothing is lost, the worker backs off
-            self._messages, self._rows = [], []
+            self._messages, self._rows, self._kept = [], [], []
             raise
+        for message, row, arrived, outcome in zip(messages, rows, kept, outcomes, strict=True):
+            if isinstance(outcome, Refused):
+                self._refuse(message, arrived, InvalidReport("refused", outcome.reason),
+                             device=row["raspberry_id"])
         ack_all([m for m in messages if not m.acknowledged])
 
     def _drain(self, connection: Any, timeout_s: float | None = None) -> None:
@@ -110,18 +122,48 @@ class HealthBatchWorker:
     def _on_message(self, body: Any, message: Message) -> None:
         task = (message.headers or {}).get("task")
         args, kwargs = _call_arguments(body)
-        if task != TASK_NAME or args is None:
-            dead_letters.record(str(task), list(args or []), dict(kwargs or {}),
-                              "not a health.report (protocol 2) message on the health queue",
-                              reference=(message.headers or {}).get("id"))
-            message.ack()
+        if args is None:
+            self._refuse(message, body, InvalidReport("not_a_task", "not a Celery protocol 2 message"))
             return
-        raw = args[0] if args else kwargs.get("report")
+        if task not in TASK_NAMES:
+            self._keep_foreign(message, str(task), args, kwargs)
+            return
+        report = args[0] if args else kwargs.get("report")
+        encoding = args[1] if len(args) > 1 else kwargs.get("encoding")
+        raw: Any = None
         try:
-            self._rows.append(parse_report(raw, received_at=utcnow()))
+            raw = poison.report_of_call(report, encoding)
+            row = parse_report(raw, received_at=utcnow())
         except InvalidReport as error:
-            reject(error, source="batch_worker", raw=raw)
+            self._refuse(message, poison.message_of_call(report, encoding), error, raw=raw)
+            return
+        except Exception as exc:  # noqa: BLE001 - a parser bug must not stop ingestion
+            self._refuse(message, poison.message_of_call(report, encoding), poison.unexpected(exc), raw=raw)
+            return
         self._messages.append(message)
+        self._rows.append(row)
+        self._kept.append(poison.message_of_call(report, encoding))
+
+    def _on_undecodable(self, message: Message, exc: Exception) -> None:
+        # Not JSON, not UTF-8, nested too deep, or a content type other than JSON.
+        self._refuse(message, message.body, InvalidReport(
+            "not_json", f"message body does not decode: {type(exc).__name__}: {str(exc)[:200]}"))
+
+    def _refuse(self, message: Message, arrived: Any, error: InvalidReport, raw: Any = None,
+                device: str | None = None) -> None:
+        # Acked only once kept; if neither the database nor Redis takes it, the error stops
+        # this connection and kombu hands the unacked messages back to the queue.
+        poison.refuse(CONSUMER, arrived, error, raw=raw, device=device)
+        message.ack()
+
+    def _keep_foreign(self, message: Message, task: str, args: list[Any], kwargs: dict[str, Any]) -> None:
+        reason = "not a health.report (protocol 2) message on the health queue"
+        reference = str((message.headers or {}).get("id") or "-")
+        try:
+            dead_letters.record(task, args, kwargs, reason, reference=reference)
+        except Exception:  # noqa: BLE001 - the database is away: park it, never drop it
+            dead_letters.park(task, args, kwargs, reason, reference)
+        message.ack()
 
 
 def ack_all(messages: list[Message]) -> None:

@@ -1,13 +1,15 @@
 """The RabbitMQ bridge for Pis still publishing seed 002's raw JSON: `python -m processes.health_bridge`.
 
 Reads the durable queue `rasp_data` (STOCKFLOW_HEALTH_BRIDGE_QUEUE) and stores each report
-with the same domain function as the `health.report` task (core.health.store.apply_reports).
+with the same domain function as the `health.report` task (core.health.store).
 What the seed lost, this keeps:
 - manual ack, sent only after the database commit (a crash redelivers; the upsert is idempotent);
 - a bounded prefetch, and batches of what arrived together written in one transaction;
-- a message that is not JSON or not a valid report is published to `<queue>.dead` (durable,
-  publisher-confirmed) and only then acked: never lost, never crashing the bridge;
-- a lost broker or database connection is retried with exponential backoff.
+- a poison message (not UTF-8, not JSON, not a valid report, a parser failure, a row the
+  database refuses while it takes others) goes to the dead letters as `health.bridge` with
+  its reason (core.health.poison) and only then is acked: never lost, never stopping the bridge;
+- while the database does not answer, nothing is acked and the bridge reconnects with
+  exponential backoff; so it does after any broker failure.
 Without STOCKFLOW_HEALTH_BRIDGE_AMQP_URL the process idles until stopped (honcho stops every
 process when one exits).
 """
@@ -22,16 +24,18 @@ from typing import Any
 
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from core.backoff import run_until_stopped
-from core.health.report import InvalidReport, decode_body, parse_report, reject
-from core.health.store import apply_reports
+from core.health import poison
+from core.health.report import InvalidReport, decode_body, parse_report
+from core.health.store import Refused, apply_reports_isolating
 from core.logs import configure_logging
 from core.models.types import utcnow
 from core.settings import get_settings
 
 log = logging.getLogger("processes.health_bridge")  # not __name__: run as __main__
+
+CONSUMER = "health.bridge"
 
 
 @dataclass
@@ -41,12 +45,6 @@ class Delivery:
     tag: int
     row: dict[str, Any]
     body: bytes
-    properties: pika.BasicProperties
-
-
-def dead_queue_name(queue: str) -> str:
-    """Return the dead-letter queue of a bridge queue (`rasp_data` -> `rasp_data.dead`)."""
-    return f"{queue}.dead"
 
 
 class HealthBridge:
@@ -56,15 +54,16 @@ class HealthBridge:
                  reconnect_max_s: float) -> None:
         self.amqp_url = amqp_url
         self.queue = queue
-        self.dead_queue = dead_queue_name(queue)
         self.prefetch = max(1, prefetch)
         self.batch_wait_s = batch_wait_s
         self.reconnect_max_s = reconnect_max_s
 
     def run(self, stop: threading.Event) -> None:
         """Consume, reconnecting with exponential backoff and jitter, until `stop` is set."""
-        run_until_stopped(self.consume, stop, (pika.exceptions.AMQPError, OSError, OperationalError),
-                          cap_s=self.reconnect_max_s, what="bridge connection lost", logger=log)
+        # Any error here is the broker's, the database's or Redis's (a message's own is kept
+        # in the dead letters): pause, reconnect; the unacked messages are redelivered.
+        run_until_stopped(self.consume, stop, (Exception,), cap_s=self.reconnect_max_s,
+                          what="bridge paused", logger=log)
 
     def consume(self, stop: threading.Event) -> None:
         """One connection's life: read, write batches, ack after commit; returns when stopped."""
@@ -73,7 +72,6 @@ class HealthBridge:
             channel = connection.channel()
             channel.confirm_delivery()
             channel.queue_declare(self.queue, durable=True)
-            channel.queue_declare(self.dead_queue, durable=True)
             channel.basic_qos(prefetch_count=self.prefetch)
             log.info("bridge consuming queue=%s prefetch=%d", self.queue, self.prefetch)
             batch: list[Delivery] = []
@@ -98,42 +96,42 @@ class HealthBridge:
         raw: Any = None
         try:
             raw = decode_body(body)
-            if isinstance(raw, dict) and "reported_at" not in raw and properties.timestamp:
-                # The producer's timestamp makes a redelivered seed message the same report.
-                raw = {**raw, "reported_at": datetime.fromtimestamp(
-                    properties.timestamp, timezone.utc).isoformat()}
-            return Delivery(tag, parse_report(raw, received_at=utcnow()), body, properties)
+            row = parse_report(with_amqp_timestamp(raw, properties.timestamp), received_at=utcnow())
+            return Delivery(tag, row, body)
         except InvalidReport as error:
-            reject(error, source="bridge", raw=raw)
-            self._dead_letter(channel, tag, properties, body, error.code, error.reason)
-            return None
+            poison.refuse(CONSUMER, body, error, raw=raw)
+        except Exception as exc:  # noqa: BLE001 - a parser bug must not stop ingestion
+            poison.refuse(CONSUMER, body, poison.unexpected(exc), raw=raw)
+        channel.basic_ack(tag)  # only now: its dead letter is recorded or parked
+        return None
 
     def _store(self, channel: BlockingChannel, batch: list[Delivery]) -> None:
-        try:
-            apply_reports([d.row for d in batch])
-        except OperationalError:
-            raise  # the database is away: reconnect later; nothing was acked, all is redelivered
-        except DBAPIError as exc:
-            if len(batch) > 1:
-                for delivery in batch:  # find the one row the database refuses
-                    self._store(channel, [delivery])
-                return
-            delivery = batch[0]
-            self._dead_letter(channel, delivery.tag, delivery.properties, delivery.body,
-                              "database", str(exc.orig)[:300])
-            return
-        channel.basic_ack(batch[-1].tag, multiple=True)
+        # DatabaseUnavailable propagates: nothing acked, all redelivered after the reconnect.
+        outcomes = apply_reports_isolating([d.row for d in batch])
+        stored = []
+        for delivery, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, Refused):
+                poison.refuse(CONSUMER, delivery.body, InvalidReport("refused", outcome.reason),
+                              device=delivery.row["raspberry_id"])
+                channel.basic_ack(delivery.tag)
+            else:
+                stored.append(delivery.tag)
+        if stored:  # every tag up to it is in this batch (a poison one was acked on its own)
+            channel.basic_ack(max(stored), multiple=True)
 
-    def _dead_letter(self, channel: BlockingChannel, tag: int, properties: pika.BasicProperties,
-                     body: bytes, code: str, reason: str) -> None:
-        headers = dict(properties.headers or {})
-        headers.update({"x-rejected-code": code, "x-rejected-reason": reason[:300],
-                        "x-original-queue": self.queue})
-        # Confirmed publish first, ack second: a crash in between duplicates, never loses.
-        channel.basic_publish("", self.dead_queue, body, pika.BasicProperties(
-            delivery_mode=2, content_type=properties.content_type, headers=headers,
-            timestamp=properties.timestamp))
-        channel.basic_ack(tag)
+
+def with_amqp_timestamp(raw: Any, timestamp: Any) -> Any:
+    """Return the report with the producer's AMQP timestamp as its reported_at when it has none,
+    so a redelivered seed message is the same report; InvalidReport when the timestamp is no
+    time in POSIX seconds (a producer sending milliseconds)."""
+    if not isinstance(raw, dict) or "reported_at" in raw or not timestamp:
+        return raw
+    try:
+        at = datetime.fromtimestamp(timestamp, timezone.utc)
+    except (OverflowError, OSError, ValueError, TypeError):
+        raise InvalidReport("invalid", f"AMQP timestamp {timestamp} is no time in POSIX seconds "
+                                       "(milliseconds?)") from None
+    return {**raw, "reported_at": at.isoformat()}
 
 
 def bridge_from_settings() -> HealthBridge | None:

@@ -2,7 +2,10 @@
 
 POST <anything>/<entidade> with a JSON array of records answers {"aceitos": n, "rejeitados": []}.
 It keeps what it received, drops a repeated Idempotency-Key (answering as the first time),
-and can be told to misbehave, one scripted fault per request:
+and upserts each record by its key (core.sync.mapeamento's `chave` fields) as an idempotent
+receiver would: it counts the distinct records per entity, and a record arriving again with
+the content it already has is a duplicate (counted, changes nothing). It can be told to
+misbehave, one scripted fault per request:
   "429" / "429:<retry-after s>"   Too Many Requests with Retry-After (default 1)
   "500", "503"                    server errors
   "timeout" / "timeout:<s>"       store the batch, then answer too late (default 3 s)
@@ -28,6 +31,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from core.settings import get_settings
+from core.sync.mapeamento import MAPEAMENTOS
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +65,12 @@ class PlusoftStandIn:
             self.answers: dict[str, dict[str, Any]] = {}  # Idempotency-Key -> first answer
             self.batch_keys: list[str] = []  # every key accepted, in order (duplicates not)
             self.requests = 0
-            self.duplicates = 0
+            self.duplicates = 0  # batches dropped by a repeated Idempotency-Key
+            # entidade -> hash of a record's key -> hash of its current content (hashes, not
+            # the values, keep a million records in ~100 MB)
+            self.current: dict[str, dict[int, int]] = {}
+            # records received again with the content the stand-in already had
+            self.row_duplicates: Counter[str] = Counter()
             self.faults_served: list[str] = []
             self._faults.clear()
 
@@ -74,6 +83,8 @@ class PlusoftStandIn:
         with self._lock:
             return {"linhas": dict(self.rows), "requisicoes": self.requests,
                     "lotes": len(self.batch_keys), "duplicados": self.duplicates,
+                    "distintas": {name: len(keys) for name, keys in self.current.items()},
+                    "linhas_duplicadas": dict(self.row_duplicates),
                     "falhas_servidas": list(self.faults_served),
                     "falhas_pendentes": list(self._faults)}
 
@@ -151,11 +162,38 @@ class PlusoftStandIn:
                     self.answers[key] = answer
                 self.batch_keys.append(key)
                 self.rows[entidade] += answer["aceitos"]
+                self._upsert(entidade, records[refuse:])
                 if self.keep_records:
                     self.records.setdefault(entidade, []).extend(records[refuse:])
         if kind == "timeout":
             time.sleep(float(arg or 3))  # the batch is stored, but the answer comes too late
         return _json(answer)
+
+    def _upsert(self, entidade: str, records: list[Any]) -> None:
+        """Store each record under its key; one whose content is already there is a duplicate."""
+        current = self.current.setdefault(entidade, {})
+        mapper = MAPEAMENTOS.get(entidade)
+        for record in records:
+            key, content = _identity(mapper.chave if mapper else None, record)
+            if current.get(key) == content:
+                self.row_duplicates[entidade] += 1
+            current[key] = content
+
+
+def _identity(fields: tuple[str, ...] | None, record: Any) -> tuple[int, int]:
+    """Return (hash of the record's key, hash of its content); without key fields, or for a
+    record that is not an object, the whole content is the key. (Python's hash: stable
+    within this process, which is all the stand-in needs.)"""
+    try:
+        content = hash(tuple(record.items()))  # a sender keeps its field order
+    except (AttributeError, TypeError):  # not an object, or nested values: hash their JSON
+        content = hash(json.dumps(record, sort_keys=True))
+    if fields is None or not isinstance(record, dict):
+        return content, content
+    try:
+        return hash(tuple([record.get(name) for name in fields])), content
+    except TypeError:
+        return hash(json.dumps([record.get(name) for name in fields])), content
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from core import jobs
 from core.celery_app import celery_app
 from core.comprovantes import processing
@@ -15,8 +17,9 @@ class ComprovanteTask(JobTask):
     """JobTask whose failures read as the pt-BR message the user sees, saved on the receipt too.
 
     A transient OCR failure (OcrUnavailable) is retried with backoff; an unreadable file is
-    final (no dead letter: replaying cannot help); a transient failure that spent its retries
-    is dead-lettered so someone can replay it when OCR is back.
+    final (no dead letter: replaying cannot help); a transient failure that spent its retries,
+    a time limit or the database down is dead-lettered so someone can replay it (uploading
+    the same file again queues it again too).
     """
 
     autoretry_for = (OcrUnavailable,)
@@ -29,6 +32,11 @@ class ComprovanteTask(JobTask):
             return f"{exc} Desistimos após {self.request.retries + 1} tentativas."
         if isinstance(exc, OcrError):
             return str(exc)
+        if interrupted := self.interruption_message(exc):
+            return f"A leitura do comprovante foi interrompida. {interrupted}"
+        if isinstance(exc, SQLAlchemyError):
+            return ("Banco de dados indisponível ao processar o comprovante; envie o arquivo de "
+                    "novo para tentar outra vez.")
         return "Erro inesperado ao processar o comprovante."
 
     def should_dead_letter(self, exc: BaseException) -> bool:
@@ -37,9 +45,13 @@ class ComprovanteTask(JobTask):
     def on_retry(self, exc: BaseException, task_id: str, args: Any, kwargs: dict[str, Any],
                  einfo: Any) -> None:
         if job_id := kwargs.get("job_id"):
-            jobs.set_progress(job_id, 10, f"nova tentativa {self.request.retries + 1}")
+            try:
+                jobs.set_progress(job_id, 10, f"nova tentativa {self.request.retries + 1}")
+            except SQLAlchemyError:
+                pass  # only progress; the database being down may be why it retries
 
-    def record_failure(self, message: str, args: Any, kwargs: dict[str, Any]) -> None:
+    def record_failure(self, message: str, task_id: str | None, args: list[Any],
+                       kwargs: dict[str, Any]) -> None:
         comprovante_id = kwargs.get("comprovante_id", args[0] if args else None)
         if comprovante_id is not None:
             processing.record_failure(int(comprovante_id), message)

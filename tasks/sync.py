@@ -1,4 +1,5 @@
-"""sync.sincronizar: Consinco -> Plusoft, one entity or all in order, on the `sync` queue.
+"""sync.sincronizar: Consinco -> Plusoft, one entity or all in order, on the `sync` queue;
+sync.reenviar: replay an entity's rejected rows.
 
 The task is a thin wrapper around core.sync.engine.sync_slice. A task works for at most
 STOCKFLOW_PLUSOFT_CHUNK_S, then replaces itself with a fresh task that continues from the
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from core import jobs
@@ -19,7 +22,14 @@ from core.sync import locks, runs
 from core.sync.consinco.queries import INCREMENTAL
 from core.sync.engine import sync_slice
 from core.sync.plusoft import PlusoftUnavailable
-from core.sync.trigger import SSE_CHANNEL, TASK_NAME, scheduled_entities, trigger
+from core.sync.replay import ReplayResult, replay_slice
+from core.sync.trigger import (
+    REPLAY_TASK_NAME,
+    SSE_CHANNEL,
+    TASK_NAME,
+    scheduled_entities,
+    trigger,
+)
 from tasks.base import FromSettings, JobTask
 
 log = logging.getLogger(__name__)
@@ -36,6 +46,9 @@ class SyncTask(JobTask):
     """
 
     retry_base_s = FromSettings("plusoft_retry_later_s")
+    # A job that gave up is kept for replay (it continues from its checkpoint).
+    dead_letter = True
+    dead_letter_reference = "job_id"
 
     def before_start(self, task_id: str, args: Any, kwargs: dict[str, Any]) -> None:
         if kwargs.get("parte", 0) == 0:
@@ -62,18 +75,8 @@ def sincronizar(self: SyncTask, entidades: list[str], modo: str = INCREMENTAL,
         return {"ignorado": f"entidade {entidade} já sincronizando no job {holder}"}
 
     progress = _ProgressReporter(job_id, entidades, indice, remaining)
-    try:
+    with _locks_held(self, remaining, job_id):
         result = sync_slice(entidade, modo, job_id, disparado_por, on_batch=progress)
-    except PlusoftUnavailable as exc:
-        if self.retries_left:
-            countdown = self.retry_countdown()
-            locks.renew(remaining, job_id, settings.plusoft_lock_ttl_s + int(countdown))
-            raise self.retry(exc=exc, countdown=countdown)
-        locks.release(remaining, job_id)
-        raise
-    except Exception:
-        locks.release(remaining, job_id)
-        raise
 
     following = dict(entidades=entidades, modo=modo, job_id=job_id,
                      disparado_por=disparado_por, parte=parte + 1)
@@ -87,6 +90,57 @@ def sincronizar(self: SyncTask, entidades: list[str], modo: str = INCREMENTAL,
         raise self.replace(sincronizar.si(**following, indice=indice + 1, resultados=resultados)
                            .set(queue=_queue(self)))
     return {"entidades": resultados}
+
+
+@celery_app.task(name=REPLAY_TASK_NAME, base=SyncTask, bind=True,
+                 max_retries=3, ignore_result=True)
+def reenviar(self: SyncTask, entidade: str, ids: list[int] | None = None,
+             job_id: str | None = None, disparado_por: str = "manual", depois_de: int = 0,
+             parte: int = 0, contagem: dict[str, int] | None = None) -> dict[str, Any]:
+    """Replay the entity's pending rejections (only `ids` when given) for one time slice,
+    then hand over to a fresh task after the last one done."""
+    settings = get_settings()
+    job_id = job_id or self.request.id
+    holder = locks.acquire([entidade], job_id, settings.plusoft_lock_ttl_s)
+    if holder is not None:
+        log.warning("sync replay step aside job=%s entidade=%s holder=%s", job_id, entidade,
+                    holder)
+        return {"ignorado": f"entidade {entidade} já sincronizando no job {holder}"}
+
+    def renew(result: ReplayResult) -> None:
+        locks.renew([entidade], job_id, settings.plusoft_lock_ttl_s)
+        jobs.set_progress(job_id, 0, stage=f"{entidade}: {result.counts['reenviadas']} "
+                                           "linhas reenviadas")
+
+    with _locks_held(self, [entidade], job_id):
+        result = replay_slice(entidade, ids, depois_de, disparado_por, job_id, on_chunk=renew)
+    totals = {name: (contagem or {}).get(name, 0) + result.counts[name] for name in result.counts}
+    if not result.done:
+        raise self.replace(reenviar.si(
+            entidade=entidade, ids=ids, job_id=job_id, disparado_por=disparado_por,
+            depois_de=result.after_id, parte=parte + 1, contagem=totals).set(queue=_queue(self)))
+    locks.release([entidade], job_id)
+    answer = {"entidade": entidade, **totals}
+    publish_safely(SSE_CHANNEL, "reenvio", {**answer, "job_id": job_id})
+    return answer
+
+
+@contextmanager
+def _locks_held(task: SyncTask, entidades: list[str], job_id: str) -> Iterator[None]:
+    """Run a slice holding the entities' locks: Plusoft away is retried later with the locks
+    kept for the wait; any other failure (or the last retry) releases them."""
+    try:
+        yield
+    except PlusoftUnavailable as exc:
+        if task.retries_left:
+            countdown = task.retry_countdown()
+            locks.renew(entidades, job_id, get_settings().plusoft_lock_ttl_s + int(countdown))
+            raise task.retry(exc=exc, countdown=countdown)
+        locks.release(entidades, job_id)
+        raise
+    except Exception:
+        locks.release(entidades, job_id)
+        raise
 
 
 @celery_app.task(name="sync.sincronizar_agendado")

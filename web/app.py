@@ -17,6 +17,7 @@ from web import (
     health,
     home,
     jobs,
+    params,
     probes,
     ruptura,
     sse,
@@ -56,6 +57,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if overrides:
         app.config.update(overrides)
 
+    params.init_params(app)  # before any rule: `<int:...>` is the strict id converter
     for module in BLUEPRINT_MODULES:
         app.register_blueprint(module.bp)
         sse.add_channel_rules(app, getattr(module, "SSE_CHANNELS", {}))

@@ -117,11 +117,18 @@ def login() -> Any:
             return render_template("login.html", username=username), 401
         login_user(user, remember=False)
         target = request.args.get("next") or ""
-        # only same-site relative paths: no open redirect
-        if not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
-            target = url_for("home.index")
-        return redirect(target)
+        return redirect(target if same_site_path(target) else url_for("home.index"))
     return render_template("login.html", username="")
+
+
+def same_site_path(target: str) -> bool:
+    """Whether a ?next= target is a path on this site, so the redirect cannot leave it.
+
+    Browsers read a backslash as a slash and drop tabs and line breaks inside a URL, so
+    '/\\evil', or '/' and a tab before '/evil', would be '//evil': another site.
+    """
+    return (target.startswith("/") and not target.startswith("//") and "\\" not in target
+            and target.isprintable() and not urlsplit(target).netloc)
 
 
 @bp.route("/logout", methods=["POST"])

@@ -16,6 +16,7 @@ from core.db import session_scope
 from core.models import BaixaEstorno, BaixaLeitura, DeadLetter, Produto, ProdutoRemovido
 from core.models.baixa import REMOVED
 from web.auth import require_admin
+from web.params import choice_arg, int_arg, text_arg
 
 bp = Blueprint("baixa", __name__)
 
@@ -36,17 +37,14 @@ def stores() -> list[str]:
 
 
 def _store_arg() -> str:
-    store = request.args.get("loja", "").strip()
-    if not store or len(store) > 64:
+    store = text_arg("loja", 64)
+    if not store:
         abort(400, description="Informe a loja (?loja=...).")
     return store
 
 
 def _page_arg() -> int:
-    page = request.args.get("pagina", default=1, type=int)
-    if page is None or not 1 <= page <= 100_000:
-        abort(400, description="Página inválida.")
-    return page
+    return int_arg("pagina", 1, minimum=1, maximum=100_000)
 
 
 def _paginate(query: Select[Any], page: int, to_json: Any) -> dict[str, Any]:
@@ -70,7 +68,7 @@ def removido_json(row: ProdutoRemovido) -> dict[str, Any]:
 @bp.get("/baixas")
 def index() -> Any:
     known = stores()
-    store = request.args.get("loja") or (known[0] if known else "")
+    store = text_arg("loja", 64) or (known[0] if known else "")
     if store and store not in known:
         known.append(store)
     return render_template("baixa/index.html", stores=known, store=store,
@@ -82,7 +80,7 @@ def api_scans() -> Any:
     """The store's recent scan outcomes, newest first (the live feed's starting point)."""
     store = _store_arg()
     since = sse.latest_id(store_channel(store))
-    rejected_only = request.args.get("rejeitadas") == "1"
+    rejected_only = choice_arg("rejeitadas", "0", ("0", "1")) == "1"
     query = select(BaixaLeitura).where(BaixaLeitura.store_key == store)
     if rejected_only:
         query = query.where(BaixaLeitura.outcome != REMOVED)
@@ -95,7 +93,7 @@ def api_scans() -> Any:
 def api_removed() -> Any:
     """The store's written-off products, newest first; `q` searches id, name, barcode, device, scan."""
     store = _store_arg()
-    text = request.args.get("q", "").strip()[:100]
+    text = text_arg("q", 100)
     query = select(ProdutoRemovido).where(ProdutoRemovido.store_key == store)
     if text:
         like = f"%{text}%"

@@ -88,23 +88,33 @@ def upload() -> Any:
         _refuse(refused.message, refused.status, "validation")
 
     registered = registry.register(data, accepted, pedido, current_user.id)
+    comprovante_id, job_id, again = registered.comprovante_id, registered.job_id, False
     if registered.duplicate:
-        receipt = registry.get(registered.comprovante_id)
-        assert receipt is not None
-        body = _answer(registered.comprovante_id, registered.job_id, receipt)
-        body.update(duplicado=True, mensagem=f"Este arquivo já foi enviado (comprovante #{receipt.id}).")
-        return jsonify(body), 200
-    assert registered.job_id is not None
-    if processing.enqueue(registered.comprovante_id, registered.job_id):
-        body = _answer(registered.comprovante_id, registered.job_id)
-        body.update(duplicado=False, modo="fila", status="queued")
+        # The same file again: its receipt, unless it never finished (failed, or stuck past
+        # its deadline), which is queued again so the person is not left without a way out.
+        job_id = registry.reopen_unfinished(comprovante_id)
+        if job_id is None:
+            receipt = registry.get(comprovante_id)
+            assert receipt is not None
+            body = _answer(comprovante_id, receipt.job_id, receipt)
+            body.update(duplicado=True, mensagem=f"Este arquivo já foi enviado (comprovante #{receipt.id}).")
+            return jsonify(body), 200
+        again = True
+    assert job_id is not None
+    if processing.enqueue(comprovante_id, job_id):
+        body = _answer(comprovante_id, job_id)
+        body.update(duplicado=again, modo="fila", status="queued")
+        if again:
+            body.update(reenviado=True, mensagem=(
+                f"Este arquivo já tinha sido enviado (comprovante #{comprovante_id}) e não "
+                "terminou de ser lido: foi colocado na fila de novo."))
         return jsonify(body), 202
     # Seed 004's fallback: no broker, so the OCR runs here and the answer carries the result.
-    job = processing.process_inline(registered.comprovante_id, registered.job_id)
-    receipt = registry.get(registered.comprovante_id)
+    job = processing.process_inline(comprovante_id, job_id)
+    receipt = registry.get(comprovante_id)
     assert receipt is not None
-    body = _answer(registered.comprovante_id, registered.job_id, receipt)
-    body.update(duplicado=False, modo="sincrono", status=job["status"], job=job,
+    body = _answer(comprovante_id, job_id, receipt)
+    body.update(duplicado=again, modo="sincrono", status=job["status"], job=job,
                 mensagem="Fila indisponível: o comprovante foi processado na hora.")
     return jsonify(body), 200
 

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, jsonify, render_template, request
+from flask import Blueprint, abort, jsonify, render_template
 
 from core import sse
 from core.health import fleet
 from core.health.report import recent_rejections, rejection_counts
 from core.settings import get_settings
+from web.params import positive_number_arg
 
 bp = Blueprint("health", __name__)
 
@@ -46,9 +47,7 @@ def api_fleet() -> Any:
 
 @bp.get("/api/dispositivos/<raspberry_id>/historico")
 def api_history(raspberry_id: str) -> Any:
-    hours = request.args.get("horas", default=24.0, type=float)
-    if not 0 < hours <= 24 * 31:
-        abort(400, description="horas deve estar entre 0 e 744.")
+    hours = positive_number_arg("horas", 24.0, maximum=24 * 31)
     if fleet.get_device(raspberry_id) is None:
         abort(404, description="Dispositivo não encontrado.")
     return jsonify(device=raspberry_id, samples=fleet.history(raspberry_id, hours=hours))

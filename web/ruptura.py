@@ -15,6 +15,7 @@ from core.db import session_scope
 from core.models import Pedido, PedidoItem
 from core.ruptura import analises, regras
 from core.settings import get_settings
+from web.params import choice_arg, date_arg, int_arg, text_arg, text_value
 
 bp = Blueprint("ruptura", __name__)
 
@@ -39,14 +40,12 @@ class Filtros:
 
     @classmethod
     def da_requisicao(cls) -> "Filtros":
-        """Read the filters from the query string, ignoring values that do not parse."""
-        args = request.args
-        por_pagina = args.get("por_pagina", 50, type=int)
-        return cls(busca=args.get("busca", "").strip()[:100],
-                   entrega_de=_data(args.get("entrega_de")),
-                   entrega_ate=_data(args.get("entrega_ate")),
-                   pagina=max(1, args.get("pagina", 1, type=int)),
-                   por_pagina=por_pagina if por_pagina in POR_PAGINA else 50)
+        """Read the filters from the query string (a value that does not parse is a 400)."""
+        return cls(busca=text_arg("busca", 100),
+                   entrega_de=date_arg("entrega_de"),
+                   entrega_ate=date_arg("entrega_ate"),
+                   pagina=int_arg("pagina", 1, minimum=1, maximum=1_000_000),
+                   por_pagina=choice_arg("por_pagina", 50, POR_PAGINA))
 
     def aplicar(self, stmt: Select[Any]) -> Select[Any]:
         """Restrict a query on Pedido to the open orders these filters select."""
@@ -70,13 +69,6 @@ class Filtros:
         if self.entrega_ate:
             args["entrega_ate"] = self.entrega_ate.isoformat()
         return args
-
-
-def _data(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
 
 
 def brl(valor: Decimal) -> str:
@@ -137,7 +129,8 @@ def resultados_da_analise(analise_id: str) -> Any:
 @bp.post("/api/carteira/ruptura/pedidos/<num_pedido>")
 def reanalisar_pedido(num_pedido: str) -> Any:
     """Re-analyse one order now, in this request (no worker), on fresh data."""
-    resultado = regras.analisar_pedidos([num_pedido[:30]])[0]
+    num_pedido = text_value("num_pedido", num_pedido, 30)
+    resultado = regras.analisar_pedidos([num_pedido])[0]
     if resultado["status"] == regras.FALHA and resultado["erro"] == regras.NAO_ENCONTRADO:
         abort(404, description=f"Pedido {num_pedido} não encontrado.")
     return jsonify(resultado)

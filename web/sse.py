@@ -35,6 +35,7 @@ RULES_KEY = "stockflow.sse_channel_rules"
 
 RECONNECT_MS = 2_000
 MAX_CHANNELS = 20
+MAX_CHANNEL_CHARS = 200
 REPLAY_PAGE = 500
 # A Redis stream id as Redis writes it: ASCII digits only, bounded (ms fits 64 bits).
 STREAM_ID = re.compile(r"[0-9]{1,19}-[0-9]{1,19}")
@@ -81,6 +82,8 @@ def stream() -> Any:
         abort(400, description="Informe o canal: /stream?channel=...")
     if len(channels) > MAX_CHANNELS:
         abort(400, description=f"No máximo {MAX_CHANNELS} canais por conexão.")
+    if not all(len(channel) <= MAX_CHANNEL_CHARS and channel.isprintable() for channel in channels):
+        abort(400, description=f"Canal inválido: até {MAX_CHANNEL_CHARS} caracteres, sem caracteres de controle.")
     for channel in channels:
         if not may_read(current_user, channel):
             abort(403, description="Sem acesso a este canal.")

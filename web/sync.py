@@ -1,4 +1,5 @@
-"""The sync page (/sync) and API: Consinco source pages, Plusoft triggers, run history."""
+"""The sync page (/sync) and API: Consinco source pages, Plusoft triggers, run history,
+rejected rows and their replay."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -9,11 +10,13 @@ from flask import Blueprint, abort, jsonify, render_template, request, url_for
 from flask_login import current_user
 
 from core import sse
-from core.sync import locks, runs
+from core.sync import locks, rejections, runs
 from core.sync.consinco.entities import ENTITIES, get_entity
 from core.sync.consinco.queries import INCREMENTAL, read_page
 from core.sync.consinco.source import source_session
+from core.sync.replay import start_replay
 from core.sync.trigger import SSE_CHANNEL, SyncNotConfigured, Trigger, trigger
+from web.params import int_arg
 
 bp = Blueprint("sync", __name__)
 
@@ -21,19 +24,63 @@ bp = Blueprint("sync", __name__)
 SSE_CHANNELS = {SSE_CHANNEL: lambda user, rest: rest == ""}
 
 MAX_PAGE = 500
+MAX_INT = 10**18
+MAX_PAGE_NUMBER = 1_000_000
+REJECTIONS_PER_PAGE = 50
+# The list's filter: ?situacao= -> the stored status (None: any)
+SITUACOES = {rejections.PENDING: rejections.PENDING, rejections.RESOLVED: rejections.RESOLVED,
+             "todas": None}
 STATUS_LABELS = {"running": "em andamento", "finished": "concluída", "failed": "falhou",
                  "superseded": "substituída", "interrupted": "interrompida"}
 
 
 @bp.get("/sync")
 def index() -> Any:
-    """Each entity's last run with a trigger button, and the run history (live over SSE)."""
+    """Each entity's last run with a trigger button, the run history (live over SSE), and
+    a page of rejected rows (?entidade=&situacao=&pagina=) with replay buttons."""
     since = sse.latest_id(SSE_CHANNEL)
     latest = {name: with_liveness(run)
               for name, run in runs.latest_by_entity(list(ENTITIES)).items()}
     history = [with_liveness(run) for run in runs.recent_runs(30)]
+    entidade, situacao = _rejection_filters()
+    listing = rejections.page(entidade, SITUACOES[situacao], _page_number(), REJECTIONS_PER_PAGE)
     return render_template("sync/index.html", entidades=list(ENTITIES), latest=latest,
-                           history=history, since=since, labels=STATUS_LABELS)
+                           history=history, since=since, labels=STATUS_LABELS,
+                           rejeicoes=listing, pendentes=rejections.pending_counts(),
+                           filtro={"entidade": entidade or "", "situacao": situacao})
+
+
+@bp.get("/api/plusoft/rejeicoes")
+def rejection_list() -> Any:
+    """Rejected rows, newest first: ?entidade=&situacao=pendente|resolvida|todas&pagina=1
+    &por_pagina=50 (at most 500)."""
+    entidade, situacao = _rejection_filters()
+    size = _int_arg("por_pagina", REJECTIONS_PER_PAGE, minimum=1, maximum=MAX_PAGE,
+                    status=400)
+    return jsonify(rejections.page(entidade, SITUACOES[situacao], _page_number(), size))
+
+
+@bp.post("/api/plusoft/rejeicoes/<int:number>/reenviar")
+def replay_one(number: int) -> Any:
+    """Replay one rejected row: re-read it from the source, map it and send it (a job)."""
+    rejection = rejections.get(number)
+    if rejection is None:
+        abort(404, description=f"Rejeição {number} não encontrada.")
+    if rejection["situacao"] != rejections.PENDING:
+        abort(409, description=f"A rejeição {number} já foi resolvida: {rejection['resolucao']}.")
+    if rejection["chave"] is None:
+        abort(409, description=(f"A rejeição {number} não diz qual linha o Plusoft recusou; "
+                                "ela não pode ser reenviada."))
+    return _replay(rejection["entidade"], [number])
+
+
+@bp.post("/api/plusoft/<entidade>/rejeicoes/reenviar")
+def replay_all(entidade: str) -> Any:
+    """Replay every pending rejected row of an entity (a job)."""
+    _entity_or_404(entidade)
+    if not rejections.pending_counts().get(entidade):
+        abort(409, description=f"Nenhuma linha rejeitada pendente em {entidade}.")
+    return _replay(entidade, None)
 
 
 @bp.get("/api/consinco/<entidade>")
@@ -90,6 +137,19 @@ def _trigger(entidades: list[str]) -> Any:
     return jsonify(answer), 202 if started.created else 200
 
 
+def _replay(entidade: str, ids: list[int] | None) -> Any:
+    """Enqueue a replay (202), or refuse while the entity is being synced (409)."""
+    try:
+        started = start_replay(entidade, ids, triggered_by=current_user.username)
+    except SyncNotConfigured as exc:
+        abort(503, description=str(exc))
+    if not started.created:
+        abort(409, description=(f"{entidade.capitalize()} está sincronizando agora (job "
+                                f"{started.job_id}); reenvie quando terminar."))
+    return jsonify(job_id=started.job_id, entidade=entidade, rejeicoes=ids,
+                   status_url=url_for("jobs.status", job_id=started.job_id)), 202
+
+
 def with_liveness(run: dict[str, Any] | None) -> dict[str, Any] | None:
     """A running run whose lock is gone lost its worker: show it as interrupted."""
     if run is not None and run["status"] == runs.RUNNING and not locks.holder(run["entidade"]):
@@ -104,21 +164,28 @@ def _entity_or_404(entidade: str) -> Any:
         abort(404, description=f"Entidade desconhecida: {entidade}. Use: {', '.join(ENTITIES)}.")
 
 
-def _int_arg(name: str, default: int, minimum: int, maximum: int | None = None) -> int:
-    """Read an integer query parameter or abort 422 saying what is wrong with it."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        abort(422, description=(f"Parâmetro '{name}' deve ser um número inteiro "
-                                f"(recebido: {raw!r})."))
-    if value < minimum:
-        abort(422, description=f"Parâmetro '{name}' deve ser no mínimo {minimum}.")
-    if maximum is not None and value > maximum:
-        abort(422, description=f"Parâmetro '{name}' deve ser no máximo {maximum}.")
-    return value
+def _int_arg(name: str, default: int, minimum: int, maximum: int = MAX_INT,
+             status: int = 422) -> int:
+    """Read an integer query parameter (web.params: ASCII digits) or abort saying what is wrong;
+    the source and run APIs keep the 422 they always answered."""
+    return int_arg(name, default, minimum, maximum, status)
+
+
+def _page_number() -> int:
+    return _int_arg("pagina", 1, minimum=1, maximum=MAX_PAGE_NUMBER, status=400)
+
+
+def _rejection_filters() -> tuple[str | None, str]:
+    """Read ?entidade= and ?situacao= of the rejection list, or abort 400."""
+    entidade = request.args.get("entidade") or None
+    if entidade is not None and entidade not in ENTITIES:
+        abort(400, description=(f"Entidade desconhecida: {entidade[:40]!r}. "
+                                f"Use: {', '.join(ENTITIES)}."))
+    situacao = request.args.get("situacao") or rejections.PENDING
+    if situacao not in SITUACOES:
+        abort(400, description=(f"Situação inválida: {situacao[:40]!r}. "
+                                f"Use: {', '.join(SITUACOES)}."))
+    return entidade, situacao
 
 
 def _json_value(value: Any) -> Any:

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 RESPONSAVEL = "Leitor QRCODE"
 PRODUCT_ID_RE = re.compile(r"[0-9]{1,18}")
+# As the agent writes it (uuid.UUID() would also take "urn:" + 32 hex digits, or other
+# scripts' digits, in 36 characters).
+SCAN_ID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 BAD_SCAN_ID = "scan_id não é um UUID"
 
 
@@ -45,34 +48,43 @@ def _parse_scanned_at(value: Any) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        # in UTC now: "0001-01-01T00:00:00+14:00" is before year 1 there (OverflowError)
+        return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
         return None
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed
 
 
 def _problems(scan_id: Any, product_id: Any, store_key: Any, device_id: Any,
               scanned_at: Any) -> list[str]:
     """Return what is wrong with a scan message (empty when it is well-formed)."""
     problems = []
-    try:
-        uuid.UUID(str(scan_id))
-        if not isinstance(scan_id, str) or len(scan_id) != 36:
-            raise ValueError
-    except ValueError:
+    if not isinstance(scan_id, str) or not SCAN_ID_RE.fullmatch(scan_id):
         problems.append(BAD_SCAN_ID)
     if isinstance(product_id, bool) or not PRODUCT_ID_RE.fullmatch(str(product_id or "")):
         problems.append("código do produto deve ter só dígitos (1 a 18)")
-    if not isinstance(store_key, str) or not 0 < len(store_key) <= 64:
-        problems.append("store_key ausente ou maior que 64 caracteres")
-    if device_id is not None and (not isinstance(device_id, str) or len(device_id) > 64):
+    if not isinstance(store_key, str) or not 0 < len(store_key) <= 64 or not _storable(store_key):
+        problems.append("store_key ausente, maior que 64 caracteres ou não é texto UTF-8")
+    if device_id is not None and (not isinstance(device_id, str) or len(device_id) > 64
+                                  or not _storable(device_id)):
         problems.append("device_id inválido")
     if _parse_scanned_at(scanned_at) is None:
         problems.append("scanned_at não é uma data ISO 8601")
     return problems
 
 
+def _storable(text: str) -> bool:
+    """Whether the database can store the text (JSON may carry lone surrogates: "\\ud800")."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _text(value: Any, limit: int) -> str:
-    return ("" if value is None else str(value))[:limit]
+    """The value as text the database can store (lone surrogates escaped), cut at `limit`."""
+    text = "" if value is None else str(value)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")[:limit]
 
 
 def begin_read_committed(session: Session) -> None:

@@ -5,11 +5,12 @@ import re
 from dataclasses import dataclass
 
 MASK_CHARS = "*•·xX"
-_M = f"[\\d{re.escape(MASK_CHARS)}]"
-CPF_RE = re.compile(rf"(?<![\d/]){_M}{{3}}\s?\.\s?{_M}{{3}}\s?\.\s?{_M}{{3}}\s?-\s?{_M}{{2}}(?![\d/])")
-CNPJ_RE = re.compile(rf"(?<![\d]){_M}{{2}}\s?\.\s?{_M}{{3}}\s?\.\s?{_M}{{3}}\s?/\s?{_M}{{4}}\s?-\s?{_M}{{2}}(?!\d)")
+# ASCII digits only ([0-9], never \d): other scripts' digits are not a document or a phone.
+_M = f"[0-9{re.escape(MASK_CHARS)}]"
+CPF_RE = re.compile(rf"(?<![0-9/]){_M}{{3}}\s?\.\s?{_M}{{3}}\s?\.\s?{_M}{{3}}\s?-\s?{_M}{{2}}(?![0-9/])")
+CNPJ_RE = re.compile(rf"(?<![0-9]){_M}{{2}}\s?\.\s?{_M}{{3}}\s?\.\s?{_M}{{3}}\s?/\s?{_M}{{4}}\s?-\s?{_M}{{2}}(?![0-9])")
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-PHONE_RE = re.compile(r"\+?\s?55\s?\(?\d{2}\)?\s?9?\d{4}[\s-]?\d{4}")
+PHONE_RE = re.compile(r"\+?\s?55\s?\(?[0-9]{2}\)?\s?9?[0-9]{4}[\s-]?[0-9]{4}")
 EVP_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
@@ -21,7 +22,7 @@ class Documento:
 
     @property
     def digits(self) -> str:
-        return re.sub(r"\D", "", self.numero)
+        return re.sub(r"[^0-9]", "", self.numero)
 
 
 def _dv(digits: str, weights: list[int]) -> int:
@@ -57,7 +58,7 @@ def find_documento(text: str) -> Documento | None:
         for match in pattern.finditer(text):
             numero = _normalise(match.group())
             masked = "*" in numero
-            digits = re.sub(r"\D", "", numero)
+            digits = re.sub(r"[^0-9]", "", numero)
             if masked and len(digits) >= 3:
                 return Documento(numero, tipo, True)
             if not masked and valid(digits):
@@ -67,7 +68,7 @@ def find_documento(text: str) -> Documento | None:
 
 def masked_matches(documento: Documento, full_digits: str) -> bool:
     """True when the digits a masked (or full) document shows agree with a full number."""
-    shown = re.sub(r"[^\d*]", "", documento.numero)
+    shown = re.sub(r"[^0-9*]", "", documento.numero)
     return len(shown) == len(full_digits) and all(s in ("*", f) for s, f in zip(shown, full_digits))
 
 
@@ -81,7 +82,7 @@ def find_pix_key(text: str) -> str | None:
     if documento := find_documento(compact):
         return documento.numero
     if match := PHONE_RE.search(compact):
-        return "+" + re.sub(r"\D", "", match.group())
+        return "+" + re.sub(r"[^0-9]", "", match.group())
     return None
 
 
@@ -90,5 +91,5 @@ def key_canonical(key: str) -> str:
     key = key.strip()
     if "@" in key or EVP_RE.fullmatch(key):
         return key.lower()
-    digits = re.sub(r"\D", "", key)
+    digits = re.sub(r"[^0-9]", "", key)
     return digits if digits else key.lower()

@@ -34,11 +34,16 @@ PARSING_STAGE = (85, "extraindo_campos")
 DONE_STAGE = (100, "concluido")
 
 
+def task_kwargs(comprovante_id: int, job_id: str) -> dict[str, Any]:
+    """Return the kwargs of the task processing this receipt (also recorded on its job, so the
+    sweeper can send it again)."""
+    return {"comprovante_id": comprovante_id, "job_id": job_id}
+
+
 def enqueue(comprovante_id: int, job_id: str) -> bool:
     """Queue the receipt for processing; return False when the broker is unreachable."""
     try:
-        enqueue_task(TASK_NAME, {"comprovante_id": comprovante_id, "job_id": job_id},
-                     timeout_s=BROKER_TIMEOUT_S)
+        enqueue_task(TASK_NAME, task_kwargs(comprovante_id, job_id), timeout_s=BROKER_TIMEOUT_S)
     except BrokerUnavailable:
         log.warning("processing inline (broker unreachable) comprovante=%s job=%s",
                     comprovante_id, job_id)

@@ -10,11 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from core import jobs
-from core.comprovantes import storage
+from core.comprovantes import processing, storage
 from core.comprovantes.validation import AcceptedUpload
 from core.db import session_scope
 from core.models import Comprovante, Job
-from core.models.comprovantes import RECEBIDO
+from core.models.comprovantes import CONCLUIDO, ERRO, RECEBIDO
+from core.sse import publish_safely
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,8 @@ def register(data: bytes, accepted: AcceptedUpload, pedido: str | None, user_id:
     """Store the file and record the receipt with its queued job; the same content returns the first.
 
     One transaction looks the content up and inserts the receipt and its job (the job row is
-    the registry's own queued row, written here so both commit together): one commit per
-    upload, before the caller enqueues. Two uploads of one file at the same moment both miss
+    the registry's own queued row with the task that will process it, written here so both
+    commit together): one commit per upload, before the caller enqueues. Two uploads of one file at the same moment both miss
     the lookup; the UNIQUE sha256 lets exactly one insert win, and the other removes its copy
     and answers with the winner.
     """
@@ -54,9 +55,13 @@ def register(data: bytes, accepted: AcceptedUpload, pedido: str | None, user_id:
             receipt = Comprovante(pedido=pedido, nome_original=accepted.name, nome_armazenado=stored,
                                   sha256=sha256, tamanho=len(data), mime=accepted.mime, status=RECEBIDO,
                                   job_id=job_id, uploaded_by=user_id)
-            session.add_all([receipt, Job(id=job_id, kind=JOB_KIND, status=jobs.QUEUED, owner_id=user_id)])
+            session.add(receipt)
             session.flush()
             comprovante_id = receipt.id
+            session.add(jobs.new_job(JOB_KIND, owner_id=user_id, job_id=job_id,
+                                     task_name=processing.TASK_NAME,
+                                     task_kwargs=processing.task_kwargs(comprovante_id, job_id)))
+            session.flush()
     except IntegrityError:
         if stored is not None:
             storage.delete(stored)
@@ -72,6 +77,35 @@ def register(data: bytes, accepted: AcceptedUpload, pedido: str | None, user_id:
     log.info("receipt stored comprovante=%s job=%s size=%s mime=%s", comprovante_id, job_id, len(data),
              accepted.mime)
     return Registered(comprovante_id, job_id, False)
+
+
+def reopen_unfinished(comprovante_id: int) -> str | None:
+    """Put a receipt that never finished back in line, for an upload of the same file: one that
+    failed, or is unfinished with its job stuck past its deadline (or ended, or gone). Return
+    its job id, queued again for the caller to enqueue, or None (processed, or on its way)."""
+    with session_scope() as session:
+        receipt = session.get(Comprovante, comprovante_id, with_for_update=True)
+        if receipt is None or receipt.status == CONCLUIDO:
+            return None
+        job = session.get(Job, receipt.job_id, with_for_update=True) if receipt.job_id else None
+        on_its_way = job is not None and job.status in jobs.ACTIVE and not jobs.is_stuck(job)
+        if receipt.status != ERRO and on_its_way:
+            return None
+        if job is None:
+            job = jobs.new_job(JOB_KIND, owner_id=receipt.uploaded_by)
+            session.add(job)
+            receipt.job_id = job.id
+        jobs.reset_to_queued(job)
+        job.resends = 0  # a person asked again: the sweeper's count starts over
+        job.task_name = processing.TASK_NAME
+        job.task_kwargs = processing.task_kwargs(receipt.id, job.id)
+        was = receipt.status
+        receipt.status, receipt.erro, receipt.processado_em = RECEBIDO, None, None
+        status = jobs.as_status(job)
+    publish_safely(jobs.channel(job.id), "job", status)
+    log.info("unfinished receipt queued again comprovante=%s job=%s was=%s", comprovante_id,
+             job.id, was)
+    return job.id
 
 
 def get(comprovante_id: int) -> Comprovante | None:

@@ -7,15 +7,23 @@ type (python-magic) against the extension, then a structural look at the content
 from __future__ import annotations
 
 import io
+import logging
 import re
 import unicodedata
 import warnings
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 import magic
 from PIL import Image
 
 from core.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 # extension -> the only real type (python-magic) accepted for it
 ALLOWED_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
@@ -39,12 +47,31 @@ def has_markup(data: bytes) -> bool:
     return MARKUP_TAGS.search(data) is not None or MARKUP_URL in data.lower()
 
 # PDF names that run code or carry files. /JS and /AA are short enough to occur by chance
-# inside compressed data, so the raw scan skips stream bodies; the parsed scan (pypdf,
-# object streams decompressed) is what catches names hidden in compressed objects.
+# inside compressed data, so the raw scan skips stream bodies; the parsed scan (pypdf, every
+# object, object streams decompressed) is what catches names hidden in compressed objects.
 FORBIDDEN_PDF_NAMES = frozenset({"/JavaScript", "/JS", "/Launch", "/EmbeddedFile", "/EmbeddedFiles",
                                  "/RichMedia", "/XFA"})
-PDF_NAME = re.compile(rb"/[^\s/<>\[\]()%{}]+")
-PDF_STREAM = re.compile(rb"stream\r?\n.*?endstream", re.DOTALL)
+# The raw scan reads the file as a PDF lexer does: outside strings, comments and stream bodies,
+# each match starts a name that may be forbidden (its first letter is one of theirs, or a #xx
+# escape), a string, a comment or a stream body. `stream` counts only as the keyword (after
+# whitespace or '>>', before its end of line), never inside a string: a "(stream\n)" string
+# must not hide what follows it. Other names hold no '(' or '%' and are skipped unread.
+_FIRST_LETTERS = "".join(sorted({name[1] for name in FORBIDDEN_PDF_NAMES})).encode()
+PDF_RAW_TOKEN = re.compile(rb"/[#" + _FIRST_LETTERS + rb"][^\s\x00/<>\[\]()%{}]*|\(|%"
+                           rb"|(?<![^\s\x00>])stream\r?\n")
+PDF_SIMPLE_STRING = re.compile(rb"\((?:[^\\()]|\\.)*\)", re.DOTALL)
+PDF_STRING_PART = re.compile(rb"\\.|[()]", re.DOTALL)
+PDF_LINE_END = re.compile(rb"[\r\n]")
+# What the scans may walk (raw tokens; parsed objects): a receipt has a few hundred objects
+# and a few KB of object streams; a file past these bounds is refused rather than walked for
+# seconds.
+MAX_PDF_NODES = 200_000
+MAX_PDF_OBJECT_STREAM_BYTES = 32 * 1024 * 1024
+PDF_UNREADABLE = "PDF corrompido ou ilegível."
+PDF_REPAIRED = ("PDF fora do padrão: não foi possível lê-lo por inteiro sem correções. "
+                "Gere o PDF de novo ou envie uma imagem (PNG ou JPG) do comprovante.")
+PDF_TOO_COMPLEX = ("PDF com estrutura grande demais para ser verificada: "
+                   "envie uma imagem (PNG ou JPG) do comprovante.")
 
 
 class UploadRefused(ValueError):
@@ -135,24 +162,32 @@ def check_image(data: bytes, max_pixels: int) -> None:
 
 
 def check_pdf(data: bytes, max_pages: int) -> None:
-    """Refuse PDFs that are unreadable, encrypted, too long, or carry scripts, launches or files."""
+    """Refuse PDFs that are unreadable, encrypted, too long, or carry scripts, launches or files.
+
+    Active content is looked for in the raw bytes (outside strings, comments and stream
+    bodies) and in every object pypdf reads, at any depth. A PDF pypdf reads only by repairing
+    it is refused too: what a viewer makes of a broken file may differ from what was checked.
+    """
     if found := _forbidden_in_raw(data):
         raise UploadRefused(_active_content_message(found), status=415)
     from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
 
-    try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted:
-            raise UploadRefused("PDF protegido por senha: envie o arquivo sem proteção.")
-        pages = len(reader.pages)
-        found = _forbidden_in_objects(reader)
-    except UploadRefused:
-        raise
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, RecursionError, OSError):
-        raise UploadRefused("PDF corrompido ou ilegível.") from None
+    with _pypdf_repairs() as repairs:
+        try:
+            reader = PdfReader(io.BytesIO(data), strict=False)
+            if reader.is_encrypted:
+                raise UploadRefused("PDF protegido por senha: envie o arquivo sem proteção.")
+            found = _ObjectWalk(reader).forbidden()
+            pages = len(reader.pages)
+        except UploadRefused:
+            raise
+        except Exception:  # noqa: BLE001 - whatever the parser trips on, the file is unreadable
+            raise UploadRefused(PDF_UNREADABLE) from None
     if found:
         raise UploadRefused(_active_content_message(found), status=415)
+    if repairs:
+        log.info("pdf refused: pypdf had to repair it: %s", repairs[0])
+        raise UploadRefused(PDF_REPAIRED)
     if pages == 0:
         raise UploadRefused("PDF sem páginas.")
     if pages > max_pages:
@@ -169,50 +204,192 @@ def _decode_name(raw: bytes) -> str:
     return re.sub(r"#([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)), text)
 
 
-def _forbidden_in_raw(data: bytes) -> str | None:
-    """Return a forbidden name written outside stream bodies, or None."""
-    for match in PDF_NAME.finditer(PDF_STREAM.sub(b" ", data)):
-        name = _decode_name(match.group())
-        if name in FORBIDDEN_PDF_NAMES:
+def _forbidden_in_raw(data: bytes, streams: bool = True) -> str | None:
+    """Return a forbidden name written outside strings, comments and (when the data may hold
+    streams: a whole file, not an object stream's content) stream bodies, or None."""
+    for raw in _raw_names(data, streams):
+        if (name := _decode_name(raw)) in FORBIDDEN_PDF_NAMES:
             return name
     return None
 
 
-def _forbidden_in_objects(reader: object) -> str | None:
-    """Return a forbidden name found in any parsed object (compressed ones included), or None."""
-    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
+def _raw_names(data: bytes, streams: bool) -> Iterator[bytes]:
+    """Yield the names that may be forbidden, outside strings, comments and stream bodies."""
+    position = tokens = 0
+    while match := PDF_RAW_TOKEN.search(data, position):
+        tokens += 1
+        if tokens > MAX_PDF_NODES:
+            raise UploadRefused(PDF_TOO_COMPLEX, status=413)
+        token = match.group()
+        if token.startswith(b"/"):
+            yield token
+            position = match.end()
+        elif token == b"(":
+            position = _string_end(data, match.start())
+        elif token == b"%":
+            end = PDF_LINE_END.search(data, match.end())
+            position = end.end() if end else len(data)
+        elif not streams:
+            position = match.end()
+        else:
+            end = data.find(b"endstream", match.end())
+            position = len(data) if end < 0 else end + len(b"endstream")
 
-    seen: set[int] = set()
 
-    def walk(obj: object, depth: int) -> str | None:
-        if depth > 64 or id(obj) in seen:
-            return None
-        seen.add(id(obj))
-        if isinstance(obj, NameObject):
-            return str(obj) if str(obj) in FORBIDDEN_PDF_NAMES else None
-        if isinstance(obj, DictionaryObject):
-            for key, value in obj.items():
-                if str(key) in FORBIDDEN_PDF_NAMES:
-                    return str(key)
-                if not isinstance(value, IndirectObject) and (hit := walk(value, depth + 1)):
-                    return hit
-        elif isinstance(obj, ArrayObject):
-            for value in obj:
-                if not isinstance(value, IndirectObject) and (hit := walk(value, depth + 1)):
-                    return hit
+def _string_end(data: bytes, start: int) -> int:
+    """Return where the literal string opened at `start` ends (its parentheses balanced)."""
+    if simple := PDF_SIMPLE_STRING.match(data, start):
+        return simple.end()
+    depth = 0
+    for parts, part in enumerate(PDF_STRING_PART.finditer(data, start)):
+        if parts > MAX_PDF_NODES:
+            raise UploadRefused(PDF_TOO_COMPLEX, status=413)
+        if part.group() == b"(":
+            depth += 1
+        elif part.group() == b")":
+            depth -= 1
+            if depth == 0:
+                return part.end()
+    return len(data)
+
+
+class _RepairLog(logging.Handler):
+    """Collects the robustness fixes pypdf logs (warnings) while this context reads a PDF."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if (repairs := _repairs.get()) is not None:
+            repairs.append(record.getMessage())
+
+
+_repairs: ContextVar[list[str] | None] = ContextVar("pdf_repairs", default=None)
+_repair_log = _RepairLog(logging.WARNING)
+
+
+@contextmanager
+def _pypdf_repairs() -> Iterator[list[str]]:
+    """Yield the list of pypdf's warnings while the block runs (this thread or greenlet only)."""
+    pypdf_log = logging.getLogger("pypdf")
+    if _repair_log not in pypdf_log.handlers:
+        pypdf_log.addHandler(_repair_log)
+        # pypdf's warnings are how it says it repaired a file: they must reach the handler
+        # whatever level the root logger has.
+        pypdf_log.setLevel(logging.WARNING)
+    repairs: list[str] = []
+    token = _repairs.set(repairs)
+    try:
+        yield repairs
+    finally:
+        _repairs.reset(token)
+
+
+class _ObjectWalk:
+    """Every object of a parsed PDF, at any depth, looked at once, within the budget.
+
+    Read: each object the cross-reference lists (plain ones first, so every object stream is
+    decompressed here, within budget, before pypdf reads the objects it holds), each object
+    inside each object stream (listed or not), and each object a reference points to. Direct
+    objects are walked with an explicit stack (in the order they are written): no nesting
+    depth hides anything.
+    """
+
+    def __init__(self, reader: Any) -> None:
+        self.reader = reader
+        self.stack: list[Any] = []
+        self.references: deque[tuple[int, int]] = deque()
+        self.seen: set[tuple[int, int]] = set()
+        self.nodes = 0
+        self.object_stream_bytes = 0
+
+    def forbidden(self) -> str | None:
+        """Return the first forbidden name or script URL found, or None."""
+        from pypdf.generic import IndirectObject
+
+        xref = self.reader.xref
+        for generation in sorted(xref):
+            for number in sorted(xref[generation]):
+                self.follow(number, generation)
+        for number in sorted(self.reader.xref_objStm):
+            self.follow(number, 0)
+        self.stack.append(self.reader.trailer)
+        while self.stack or self.references:
+            if not self.stack:
+                number, generation = self.references.popleft()
+                self.stack.append(self.reader.get_object(IndirectObject(number, generation, self.reader)))
+                continue
+            if hit := self.look_at(self.stack.pop()):
+                return hit
         return None
 
-    # Every numbered object the file declares: from the xref tables and the object streams.
-    numbers: set[tuple[int, int]] = set()
-    for generation, entries in reader.xref.items():  # type: ignore[attr-defined]
-        numbers.update((number, generation) for number in entries)
-    numbers.update((number, 0) for number in reader.xref_objStm)  # type: ignore[attr-defined]
-    if hit := walk(reader.trailer, 0):  # type: ignore[attr-defined]
-        return hit
-    for number, generation in sorted(numbers):
-        obj = reader.get_object(IndirectObject(number, generation, reader))  # type: ignore[attr-defined]
-        if hasattr(obj, "get_object"):
-            obj = obj.get_object()
-        if hit := walk(obj, 0):
-            return hit
-    return None
+    def follow(self, number: int, generation: int) -> None:
+        """Queue an indirect object to be read, once."""
+        if (number, generation) not in self.seen:
+            self.count()
+            self.seen.add((number, generation))
+            self.references.append((number, generation))
+
+    def count(self) -> None:
+        self.nodes += 1
+        if self.nodes > MAX_PDF_NODES:
+            raise UploadRefused(PDF_TOO_COMPLEX, status=413)
+
+    def look_at(self, obj: Any) -> str | None:
+        """Check one object; queue what it holds or points to."""
+        from pypdf.generic import (
+            ArrayObject,
+            ByteStringObject,
+            DictionaryObject,
+            IndirectObject,
+            NameObject,
+            StreamObject,
+            TextStringObject,
+        )
+
+        self.count()
+        if isinstance(obj, IndirectObject):
+            self.follow(obj.idnum, obj.generation)
+        elif isinstance(obj, NameObject):
+            return str(obj) if str(obj) in FORBIDDEN_PDF_NAMES else None
+        elif isinstance(obj, TextStringObject):
+            return "javascript:" if MARKUP_URL.decode() in obj.lower() else None
+        elif isinstance(obj, ByteStringObject):
+            return "javascript:" if MARKUP_URL in obj.lower() else None
+        elif isinstance(obj, DictionaryObject):
+            if isinstance(obj, StreamObject) and obj.get("/Type") == "/ObjStm":
+                data = self.decompressed(obj)
+                # Read as text too: pypdf loses parts of objects nested a few hundred deep.
+                if found := _forbidden_in_raw(data, streams=False):
+                    return found
+                if MARKUP_URL in data.lower():
+                    return "javascript:"
+                self.stack += reversed(self.objects_in_stream(obj, data))
+            for key, value in reversed(obj.items()):
+                self.stack += (value, key)
+        elif isinstance(obj, ArrayObject):
+            self.stack += reversed(obj)
+        return None
+
+    def decompressed(self, stream: Any) -> bytes:
+        """Return an object stream's data, refusing the file once all of them pass the budget."""
+        data = stream.get_data()
+        self.object_stream_bytes += len(data)
+        if self.object_stream_bytes > MAX_PDF_OBJECT_STREAM_BYTES:
+            raise UploadRefused(PDF_TOO_COMPLEX, status=413)
+        return data
+
+    def objects_in_stream(self, stream: Any, data: bytes) -> list[Any]:
+        """Every object an object stream holds, whether the cross-reference points at it or not."""
+        from pypdf.errors import PdfReadError
+        from pypdf.generic import read_object
+
+        count, first = stream.get("/N"), stream.get("/First")
+        if not isinstance(count, int) or not isinstance(first, int) or not 0 <= first <= len(data):
+            raise PdfReadError("object stream without a valid /N and /First")
+        header = data[:first].split()
+        if len(header) != 2 * count or not all(token.isdigit() for token in header):
+            raise PdfReadError("object stream header does not match /N")
+        buffer = io.BytesIO(data)
+        objects = []
+        for offset in header[1::2]:
+            buffer.seek(first + int(offset))
+            objects.append(read_object(buffer, self.reader))
+        return objects

@@ -8,15 +8,12 @@ commit and one round trip, with no added delay when the worker is idle.
 """
 from __future__ import annotations
 
-import logging
 import os
 import queue
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Generic, TypeVar
-
-log = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -59,16 +56,13 @@ class GroupCommit(Generic[Item, Result]):
             self._flush(batch)
 
     def _flush(self, batch: list[tuple[Item, Future[Result]]]) -> None:
+        # `write` sorts out items that fail alone (core.health.store.apply_reports_isolating);
+        # what it raises concerns the whole batch, handed to every waiting task, which retries.
         try:
             results = self._write([item for item, _ in batch])
-        except Exception as exc:  # noqa: BLE001 - handed to the waiting tasks, which retry
-            if len(batch) == 1:
-                batch[0][1].set_exception(exc)
-                return
-            # One bad item must not fail its neighbours: write each on its own.
-            log.warning("group commit of %d failed (%s); writing one by one", len(batch), exc)
-            for pair in batch:
-                self._flush([pair])
+        except Exception as exc:  # noqa: BLE001 - handed to the waiting tasks
+            for _, future in batch:
+                future.set_exception(exc)
             return
         for (_, future), result in zip(batch, results, strict=True):
             future.set_result(result)

@@ -12,7 +12,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from core.models.types import utcnow
 from core.redis_client import get_redis
@@ -27,13 +27,31 @@ RECENT_REJECTIONS_KEPT = 50
 # A Pi whose clock runs ahead would otherwise block every later report (older never
 # overwrites newer), so reported_at is clamped to the server's clock plus this slack.
 MAX_CLOCK_AHEAD = timedelta(minutes=2)
+# A device clock before this was never set; the upper bound is what datetime and MariaDB hold.
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+
+
+def _as_utc(value: datetime) -> datetime:
+    """Return the time in UTC (naive means UTC, which is what the agent sends); ValueError when
+    it lies outside EARLIEST..LATEST (a Pi whose clock was never set, or no date at all)."""
+    try:
+        utc = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        raise ValueError("outside the years 1-9999 in UTC") from None
+    if not EARLIEST <= utc <= LATEST:
+        raise ValueError(f"{utc.isoformat()} is outside {EARLIEST.year}-{LATEST.year} (device clock not set?)")
+    return utc
+
 
 Text32 = Annotated[str, StringConstraints(strict=True, max_length=32)]
 Text64 = Annotated[str, StringConstraints(strict=True, max_length=64)]
-Count = Annotated[int, Field(strict=True, ge=0)]
+# Bounds are the columns' (INT, BIGINT, MariaDB's 4-byte FLOAT): what passes, the database takes.
+Count = Annotated[int, Field(strict=True, ge=0, le=2**31 - 1)]
 Bytes = Annotated[int, Field(strict=True, ge=0, le=2**63 - 1)]
 Percent = Annotated[float, Field(strict=True, ge=0, le=100)]
-Number = Annotated[float, Field(strict=True)]
+Number = Annotated[float, Field(strict=True, ge=-1e9, le=1e9)]
+Moment = Annotated[datetime, AfterValidator(_as_utc)]
 BusList = Annotated[list[Text64], Field(max_length=64)]
 
 
@@ -72,11 +90,11 @@ class HealthReport(BaseModel):
     agent_version: Text32 | None = None
     uptime_s: Bytes | None = None
     spool_depth: Count | None = None
-    spool_oldest_at: datetime | None = None
+    spool_oldest_at: Moment | None = None
     wifi_signal_dbm: Annotated[int, Field(strict=True, ge=-150, le=50)] | None = None
     mem_percent: Percent | None = None
     leds: Annotated[dict[Text64, Count], Field(max_length=32)] | None = None
-    reported_at: datetime | None = None
+    reported_at: Moment | None = None
 
 
 class InvalidReport(ValueError):
@@ -95,16 +113,17 @@ def decode_body(body: bytes) -> Any:
         raise InvalidReport("too_large", f"report of {len(body)} bytes exceeds {limit}")
     try:
         return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidReport("not_json", f"body is not JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, too deep, a 5,000-digit number
+        raise InvalidReport("not_json", f"body is not JSON: {type(exc).__name__}: {str(exc)[:200]}") from None
 
 
 def parse_report(raw: Any, received_at: datetime | None = None) -> dict[str, Any]:
-    """Validate a decoded report and return its device_status row values, or raise InvalidReport."""
+    """Validate a decoded report and return its device_status row values, or raise InvalidReport
+    (its only error: any input at all gives one or the other)."""
     if not isinstance(raw, dict):
         raise InvalidReport("not_object", f"report must be a JSON object, got {type(raw).__name__}")
     limit = get_settings().health_report_max_bytes
-    size = len(json.dumps(raw, default=str))
+    size = _json_size(raw)
     if size > limit:
         raise InvalidReport("too_large", f"report of {size} bytes exceeds {limit}")
     if not isinstance(raw.get("id"), str) or not raw["id"].strip():
@@ -118,12 +137,12 @@ def parse_report(raw: Any, received_at: datetime | None = None) -> dict[str, Any
 
 def to_row(report: HealthReport, received_at: datetime) -> dict[str, Any]:
     """Map a valid report onto device_status columns (seed 002's mapping plus parsed numbers)."""
-    reported_at = _as_utc(report.reported_at) if report.reported_at else received_at
-    reported_at = min(reported_at, received_at + MAX_CLOCK_AHEAD)
+    reported_at = min(report.reported_at or received_at, received_at + MAX_CLOCK_AHEAD)
     cpu_temp_c = _number_in(report.cpu_temp)
     mem_percent = report.mem_percent
     if mem_percent is None and isinstance(report.mem_usage, str) and report.mem_usage.rstrip().endswith("%"):
         mem_percent = _number_in(report.mem_usage)
+        mem_percent = mem_percent if mem_percent is not None and 0 <= mem_percent <= 100 else None
     return {
         "raspberry_id": report.id,
         "wifi_status": report.wifi_status,
@@ -144,7 +163,7 @@ def to_row(report: HealthReport, received_at: datetime) -> dict[str, Any]:
         "agent_version": report.agent_version,
         "uptime_s": report.uptime_s,
         "spool_depth": report.spool_depth,
-        "spool_oldest_at": _as_utc(report.spool_oldest_at) if report.spool_oldest_at else None,
+        "spool_oldest_at": report.spool_oldest_at,
         "wifi_signal_dbm": report.wifi_signal_dbm,
         "cpu_temp_c": cpu_temp_c,
         "mem_percent": mem_percent,
@@ -191,9 +210,13 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _as_utc(value: datetime) -> datetime:
-    # A naive timestamp from a Pi is taken as UTC, which is what the agent sends.
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+def _json_size(raw: dict[str, Any]) -> int:
+    """Return the report's size as UTF-8 JSON; InvalidReport when it is no JSON a database takes."""
+    try:
+        return len(json.dumps(raw, default=str, ensure_ascii=False, allow_nan=False).encode())
+    except (ValueError, RecursionError) as exc:  # NaN, a lone surrogate, too deep, a huge number
+        raise InvalidReport("invalid", f"report is not storable JSON: {type(exc).__name__}: "
+                                       f"{str(exc)[:200]}") from None
 
 
 def _number_in(value: str | float | None) -> float | None:

@@ -4,19 +4,27 @@ The upsert is the database's own (MariaDB ON DUPLICATE KEY UPDATE, SQLite ON CON
 UPDATE), guarded so an older report never overwrites newer state: a redelivered report is
 a no-op and a late one only adds its history sample. Many reports go in one statement
 when the caller has several (the worker's group commit, the bridge's batch).
+
+apply_reports_isolating tells the database's fault from a report's: a database that does not
+answer raises DatabaseUnavailable (keep every report, try later); rows it refuses while it
+answers are found by halving the batch and returned as Refused (dead-letter those only).
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from core.db import dialect_name, session_scope, upsert_insert
 from core.health.fleet import CHANNEL, device_summary
 from core.models import DeviceHealthSample, DeviceStatus
 from core.sse import publish_safely
+
+log = logging.getLogger(__name__)
 
 # Columns a newer report replaces; reported_at goes last because MariaDB evaluates the
 # assignments in order and the others compare against the stored reported_at.
@@ -39,6 +47,61 @@ def apply_reports(rows: Sequence[dict[str, Any]]) -> list[bool]:
         summaries = [device_summary(device) for device in stored.values()]
     publish_safely(CHANNEL, "devices", {"devices": summaries})
     return [stored[r[_KEY]].reported_at == r["reported_at"] for r in rows]
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database does not answer: no report is to blame; keep them all and try later."""
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The outcome of a report the database refused while it took others (the report's fault)."""
+
+    reason: str
+
+
+def apply_reports_isolating(rows: Sequence[dict[str, Any]],
+                            write: Callable[[Sequence[dict[str, Any]]], Sequence[bool]] = apply_reports,
+                            ) -> list[bool | Refused]:
+    """Store rows as apply_reports does; when a batch fails while the database answers, split it
+    in halves until the rows it refuses are alone, and return Refused for those (the others are
+    stored). Raise DatabaseUnavailable when the database does not answer."""
+    outcomes: list[bool | Refused] = [Refused("not written")] * len(rows)
+    _write_halves(rows, 0, len(rows), write, outcomes)
+    return outcomes
+
+
+def _write_halves(rows: Sequence[dict[str, Any]], start: int, end: int,
+                  write: Callable[[Sequence[dict[str, Any]]], Sequence[bool]],
+                  outcomes: list[bool | Refused]) -> None:
+    # A lone row gets a second try: a deadlock or a dropped connection may have hit it.
+    for _ in range(2 if end - start == 1 else 1):
+        try:
+            outcomes[start:end] = write(rows[start:end])
+            return
+        except Exception as exc:  # noqa: BLE001 - sorted below: the database's fault or the row's
+            error = exc
+        if not database_answers():
+            raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
+    if end - start == 1:
+        reason = f"{type(error).__name__}: {getattr(error, 'orig', None) or error}"[:500]
+        log.warning("health report refused by the database device=%s reason=%s",
+                    rows[start].get(_KEY), reason)
+        outcomes[start] = Refused(reason)
+        return
+    middle = (start + end) // 2
+    _write_halves(rows, start, middle, write, outcomes)
+    _write_halves(rows, middle, end, write, outcomes)
+
+
+def database_answers() -> bool:
+    """Return whether the database runs a trivial query now."""
+    try:
+        with session_scope() as session:
+            session.execute(text("SELECT 1"))
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not now"
+        return False
 
 
 def write_reports(session: Session, rows: Sequence[dict[str, Any]]) -> None:

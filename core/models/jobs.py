@@ -26,6 +26,13 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Last change of any kind: the sweeper acts on a queued or started job silent for too long.
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, default=utcnow)
+    # The task that does the job, recorded when it is enqueued, so the sweeper can send it again.
+    task_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    task_kwargs: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    # Times the sweeper sent the task again; past STOCKFLOW_JOB_MAX_RESENDS it gives up.
+    resends: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class DeadLetter(Base):

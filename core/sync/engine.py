@@ -6,6 +6,7 @@ Memory stays at one batch whatever the table size.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -14,12 +15,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.settings import get_settings
-from core.sync import runs
-from core.sync.consinco.entities import SourceEntity, from_json, get_entity, to_json
+from core.sync import rejections, runs, sent
+from core.sync.consinco.entities import (
+    SourceEntity,
+    from_json,
+    get_entity,
+    key_text,
+    to_json,
+)
 from core.sync.consinco.queries import read_batch, watermark_filters
 from core.sync.consinco.source import source_session
 from core.sync.mapeamento import MAPEAMENTOS, Mapeamento, RegistroInvalido
 from core.sync.plusoft import PlusoftClient
+from core.sync.rejections import MAPPING, Rejected
+from core.sync.sent import Delivery, Digest
 
 log = logging.getLogger(__name__)
 
@@ -34,21 +43,24 @@ class SliceResult:
     done: bool
 
 
-def idempotency_key(entidade: str, run_id: str, first: Sequence[Any], last: Sequence[Any]) -> str:
-    """Name a batch by entity, run and its first..last key: the same rows after a resume
-    carry the same key, so Plusoft can drop a batch it already has."""
+def idempotency_key(entidade: str, run_id: str, first: Sequence[Any], last: Sequence[Any],
+                    rows: Sequence[tuple[str, str]]) -> str:
+    """Name a batch by entity, run, its first..last key and a digest of the (key, digest)
+    pairs it carries: the same rows after a resume carry the same key, so Plusoft can drop
+    a batch it already has; a row that changed meanwhile makes it a new batch."""
     def text(key: Sequence[Any]) -> str:
         return "/".join(str(to_json(value)) for value in key)
 
-    return f"{entidade}:{run_id}:{text(first)}..{text(last)}"
+    content = hashlib.blake2b(repr(list(rows)).encode(), digest_size=8).hexdigest()
+    return f"{entidade}:{run_id}:{text(first)}..{text(last)}:{content}"
 
 
 def map_rows(mapper: Mapeamento, entity: SourceEntity, rows: Sequence[Any],
-             ) -> tuple[list[dict[str, Any]], list[list[Any]], list[dict[str, Any]]]:
+             ) -> tuple[list[dict[str, Any]], list[list[Any]], list[Rejected]]:
     """Return (payloads, their keys, rejections) for a batch of source rows."""
     payloads: list[dict[str, Any]] = []
     keys: list[list[Any]] = []
-    rejections: list[dict[str, Any]] = []
+    rejections: list[Rejected] = []
     if not rows:
         return payloads, keys, rejections
     columns = list(rows[0]._fields)
@@ -60,34 +72,58 @@ def map_rows(mapper: Mapeamento, entity: SourceEntity, rows: Sequence[Any],
             payloads.append(translate(row))
             keys.append(key)
         except RegistroInvalido as exc:
-            rejections.append({"chave": [to_json(v) for v in key], "motivo": str(exc)})
+            rejections.append(Rejected(key_text(key), str(exc), MAPPING))
     return payloads, keys, rejections
 
 
 @dataclass
 class Batch:
-    """One batch read from the source and mapped: what to POST, and what to checkpoint."""
+    """One batch read from the source and mapped: what to POST, and what to checkpoint.
+
+    `payloads`, `keys` and `digests` are the rows to send (new or changed); `unchanged`
+    counts the rows Plusoft already has as they are."""
 
     read: int
     payloads: list[dict[str, Any]]
-    keys: list[list[Any]]
-    rejections: list[dict[str, Any]]
+    keys: list[str]
+    digests: list[str]
+    unchanged: int
+    rejections: list[Rejected]
     first_key: list[Any]
     last_key: list[Any]
+
+    @property
+    def sent_rows(self) -> list[tuple[str, str]]:
+        return list(zip(self.keys, self.digests))
+
+
+def prepare(entity: SourceEntity, mapper: Mapeamento, digest: Digest,
+            rows: Sequence[Any]) -> Batch:
+    """Map a batch of source rows and keep only those whose payload Plusoft does not have."""
+    payloads, keys, rejections = map_rows(mapper, entity, rows)
+    texts = [key_text(key) for key in keys]
+    digests = [digest(payload) for payload in payloads]
+    known = sent.known_digests(entity.name, texts)
+    fresh = [i for i, text in enumerate(texts) if known.get(text) != digests[i]]
+    first = [getattr(rows[0], name) for name in entity.key]
+    last = [getattr(rows[-1], name) for name in entity.key]
+    return Batch(len(rows), [payloads[i] for i in fresh], [texts[i] for i in fresh],
+                 [digests[i] for i in fresh], len(payloads) - len(fresh), rejections,
+                 first, last)
 
 
 def read_batches(entity: SourceEntity, mapper: Mapeamento, after: Sequence[Any] | None,
                  filters: Sequence[Any], size: int) -> Iterator[Batch]:
     """Yield the mapped batches after `after`, reading each only when asked for."""
+    digest = sent.digester(mapper)
     while True:
         with source_session() as source:
             rows = read_batch(source, entity, after, filters, size)
         if not rows:
             return
-        payloads, keys, rejections = map_rows(mapper, entity, rows)
-        first = [getattr(rows[0], name) for name in entity.key]
-        after = [getattr(rows[-1], name) for name in entity.key]
-        yield Batch(len(rows), payloads, keys, rejections, first, list(after))
+        batch = prepare(entity, mapper, digest, rows)
+        after = batch.last_key
+        yield batch
         if len(rows) < size:
             return
 
@@ -97,8 +133,9 @@ def sync_slice(entidade: str, mode: str, job_id: str | None = None, triggered_by
                on_batch: ProgressCallback | None = None) -> SliceResult:
     """Run (or resume) the entity's sync for up to `slice_s` seconds; return where it stands.
 
-    While a batch is being POSTed, the next one is read and mapped (one POST in flight,
-    one batch read ahead); the checkpoint only ever moves past a batch Plusoft accepted.
+    While a batch is being POSTed and checkpointed, the next one is read and mapped (one
+    POST in flight, one batch read ahead); the checkpoint only ever moves past a batch
+    Plusoft accepted.
     A Plusoft failure marks the run failed and re-raises: the next trigger resumes there.
     """
     settings = get_settings()
@@ -116,28 +153,33 @@ def sync_slice(entidade: str, mode: str, job_id: str | None = None, triggered_by
     started = time.monotonic()
     checkpoint: Sequence[Any] | None = run.last_key
 
-    def post(batch: Batch) -> tuple[int, list[dict[str, Any]]]:
-        """POST a batch; return (rows accepted, rows rejected by the mapping or Plusoft)."""
-        if not batch.payloads:
-            return 0, list(batch.rejections)
-        answer = http.send_batch(entidade, batch.payloads, idempotency_key(
-            entidade, run.id, batch.first_key, batch.last_key), context=context)
-        return answer.accepted, batch.rejections + [_refused(item, batch.keys)
-                                                    for item in answer.rejected]
+    # Resolving old rejections costs a query per batch: only worth it if there are some.
+    resolve = rejections.has_pending(entidade)
+
+    def deliver(batch: Batch) -> dict[str, Any]:
+        """POST a batch's new and changed rows, then checkpoint it; return the run. Runs in
+        the poster thread, so the checkpoint's writes overlap the next batch's reading."""
+        delivery = Delivery(0, [], list(batch.rejections))
+        if batch.payloads:
+            answer = http.send_batch(entidade, batch.payloads, idempotency_key(
+                entidade, run.id, batch.first_key, batch.last_key, batch.sent_rows),
+                context=context)
+            taken = sent.delivered(batch.sent_rows, answer.rejected)
+            delivery = Delivery(taken.sent, taken.accepted, batch.rejections + taken.rejected)
+        for rejection in delivery.rejected:
+            log.warning("sync row rejected %s entidade=%s key=%s reason=%s", context,
+                        entidade, rejection.chave, rejection.motivo)
+        return runs.record_batch(run.id, entidade, batch.last_key, batch.read,
+                                 batch.unchanged, delivery, resolve)
 
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="plusoft-post") as poster:
             batch = next(batches, None)
             while batch is not None:
-                sending = poster.submit(post, batch)
+                delivering = poster.submit(deliver, batch)
                 over_time = time.monotonic() - started >= slice_s
                 following = None if over_time else next(batches, None)
-                sent, rejections = sending.result()
-                for rejection in rejections:
-                    log.warning("sync row rejected %s entidade=%s key=%s reason=%s", context,
-                                entidade, rejection["chave"], rejection["motivo"])
-                state = runs.record_batch(run.id, entidade, batch.last_key, batch.read, sent,
-                                          rejections)
+                state = delivering.result()
                 checkpoint = batch.last_key
                 if on_batch:
                     on_batch(state)
@@ -173,11 +215,3 @@ def _typed_key(entity: SourceEntity, key: Sequence[Any] | None) -> list[Any] | N
     if key is None:
         return None
     return [from_json(column, value) for column, value in zip(entity.key_columns, key)]
-
-
-def _refused(item: Any, keys: list[list[Any]]) -> dict[str, Any]:
-    """A row Plusoft refused, named by its key when the answer gives its index in the batch."""
-    index = item.get("indice") if isinstance(item, dict) else None
-    key = keys[index] if isinstance(index, int) and 0 <= index < len(keys) else None
-    reason = item.get("motivo") if isinstance(item, dict) else item
-    return {"chave": [to_json(v) for v in key] if key else None, "motivo": f"Plusoft: {reason}"}

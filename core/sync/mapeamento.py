@@ -103,8 +103,11 @@ class Mapeamento:
     """Translates a source row into a payload dict: `mapper(row)` reads the columns as
     attributes; `mapper.for_columns(names)` returns a faster translator of plain tuples."""
 
-    def __init__(self, entidade: str, campos: Sequence[tuple[str, str, Converter]]) -> None:
+    def __init__(self, entidade: str, chave: Sequence[str],
+                 campos: Sequence[tuple[str, str, Converter]]) -> None:
         self.entidade = entidade
+        # The Plusoft fields naming one record (its upsert key at the receiver).
+        self.chave = tuple(chave)
         self.campos = tuple(campos)
 
     def __call__(self, row: Any) -> dict[str, Any]:
@@ -139,7 +142,7 @@ class Mapeamento:
 
 # --- the tables: Plusoft field, source column, converter ----------------------------------
 
-FILIAIS = Mapeamento("filiais", [
+FILIAIS = Mapeamento("filiais", ("IDFILIAL",), [
     ("IDFILIAL",            "IDFILIAL",             obrigatorio(inteiro)),
     ("TXTNOMEFANTASIA",     "TXTNOMEFILIAL",        texto),
     ("TXTRAZAOSOCIAL",      "TXTRAZAOSOCIAL",       texto),
@@ -153,7 +156,7 @@ FILIAIS = Mapeamento("filiais", [
     ("DATALTERACAO",        "DTAALTERACAO",         data_hora),
 ])
 
-PRODUTOS = Mapeamento("produtos", [
+PRODUTOS = Mapeamento("produtos", ("IDPRODUTO",), [
     ("IDPRODUTO",           "IDPRODUTO",            obrigatorio(inteiro)),
     ("TXTDESCRICAO",        "TXTDESCRICAO",         obrigatorio(texto)),
     ("TXTDESCRICAORESUMIDA", "TXTDESCRICAOREDUZIDA", texto),
@@ -168,7 +171,7 @@ PRODUTOS = Mapeamento("produtos", [
     ("DATALTERACAO",        "DTAALTERACAO",         data_hora),
 ])
 
-CLIENTES = Mapeamento("clientes", [
+CLIENTES = Mapeamento("clientes", ("IDPESSOA",), [
     ("IDPESSOA",            "IDPESSOA",             obrigatorio(inteiro)),
     ("TXTNOME",             "TXTNOME",              obrigatorio(texto)),
     ("TXTTIPOPESSOA",       "TXTTIPOPESSOA",        texto),
@@ -185,7 +188,7 @@ CLIENTES = Mapeamento("clientes", [
 ])
 
 # NAGV_PLUSOFT_VENDAS is Plusoft's own export layout: the names pass through unchanged.
-VENDAS = Mapeamento("vendas", [
+VENDAS = Mapeamento("vendas", ("DATVENDA", "IDFILIAL", "IDCUPOM", "IDPRODUTO"), [
     ("IDPESSOA",              "IDPESSOA",              inteiro),
     ("IDFILIAL",              "IDFILIAL",              obrigatorio(inteiro)),
     ("IDCUPOM",               "IDCUPOM",               obrigatorio(inteiro)),

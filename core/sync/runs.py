@@ -18,19 +18,21 @@ from core.db import session_scope
 from core.models import SyncCheckpoint, SyncRun
 from core.models.types import utcnow
 from core.settings import get_settings
+from core.sync import rejections, sent
 from core.sync.consinco.entities import SourceEntity, from_json, to_json
 from core.sync.consinco.queries import (
     FULL,
     INCREMENTAL,
     count_rows,
+    overlap_start,
     watermark_ceiling,
     watermark_filters,
 )
 from core.sync.consinco.source import source_session
+from core.sync.sent import Delivery
 
 RUNNING, FINISHED, FAILED, SUPERSEDED = "running", "finished", "failed", "superseded"
 MODES = (FULL, INCREMENTAL)
-MAX_REJECTIONS_KEPT = 50
 
 
 @dataclass
@@ -81,11 +83,12 @@ def open_run(entity: SourceEntity, mode: str, job_id: str | None, triggered_by: 
                                from_json(column, run.watermark_since),
                                from_json(column, run.watermark_until),
                                checkpoint.last_key, resumed)
-        since = checkpoint.watermark if mode == INCREMENTAL else None
+        since = _overlap_start(entity, checkpoint.watermark) if mode == INCREMENTAL else None
         run = SyncRun(id=str(uuid.uuid4()), entidade=entity.name, mode=mode, status=RUNNING,
                       triggered_by=triggered_by[:80], job_id=job_id,
                       watermark_since=since, watermark_until=to_json(ceiling),
-                      rows_total=0, rows_read=0, rows_sent=0, rows_rejected=0, batches=0,
+                      rows_total=0, rows_read=0, rows_sent=0, rows_rejected=0,
+                      rows_unchanged=0, batches=0,
                       resumes=0, started_at=utcnow(), heartbeat_at=utcnow())
         session.add(run)
         session.flush()
@@ -100,10 +103,21 @@ def open_run(entity: SourceEntity, mode: str, job_id: str | None, triggered_by: 
     return opened
 
 
-def record_batch(run_id: str, entidade: str, last_key: Sequence[Any], read: int, sent: int,
-                 rejections: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Count an accepted batch and move the checkpoint past it, in one transaction; return
-    the run as the page shows it."""
+def _overlap_start(entity: SourceEntity, watermark: str | None) -> str | None:
+    """The lower bound of an incremental run after `watermark`, the overlap window earlier."""
+    settings = get_settings()
+    column = entity.watermark_column
+    start = overlap_start(entity, from_json(column, watermark), settings.plusoft_overlap_minutes,
+                          settings.plusoft_overlap_days)
+    return to_json(start)
+
+
+def record_batch(run_id: str, entidade: str, last_key: Sequence[Any], read: int,
+                 unchanged: int, delivery: Delivery,
+                 resolve_rejections: bool = True) -> dict[str, Any]:
+    """Count a batch and move the checkpoint past it; in the same transaction, store the
+    digests of the rows Plusoft took, resolve their old rejections (when there may be some)
+    and keep the new ones. Return the run as the page shows it."""
     with session_scope() as session:
         checkpoint = _checkpoint(session, entidade)
         run = session.get_one(SyncRun, run_id)
@@ -112,12 +126,15 @@ def record_batch(run_id: str, entidade: str, last_key: Sequence[Any], read: int,
         checkpoint.last_key = [to_json(value) for value in last_key]
         checkpoint.updated_at = run.heartbeat_at = utcnow()
         run.rows_read += read
-        run.rows_sent += sent
-        run.rows_rejected += len(rejections)
+        run.rows_sent += delivery.sent
+        run.rows_unchanged += unchanged
+        run.rows_rejected += len(delivery.rejected)
         run.batches += 1
-        kept = list(run.rejections or [])
-        if rejections and len(kept) < MAX_REJECTIONS_KEPT:
-            run.rejections = (kept + list(rejections))[:MAX_REJECTIONS_KEPT]
+        sent.remember(session, entidade, delivery.accepted)
+        if resolve_rejections:
+            rejections.resolve(session, entidade, [key for key, _ in delivery.accepted],
+                               f"enviada na execução {run_id}")
+        rejections.record(session, entidade, run_id, delivery.rejected)
         return as_dict(run)
 
 
@@ -174,7 +191,8 @@ def as_dict(run: SyncRun) -> dict[str, Any]:
         "marca_de": run.watermark_since, "marca_ate": run.watermark_until,
         "linhas_total": run.rows_total, "linhas_lidas": run.rows_read,
         "linhas_enviadas": run.rows_sent, "linhas_rejeitadas": run.rows_rejected,
-        "lotes": run.batches, "retomadas": run.resumes, "rejeicoes": run.rejections or [],
+        "linhas_inalteradas": run.rows_unchanged,
+        "lotes": run.batches, "retomadas": run.resumes,
         "erro": run.error, "inicio": run.started_at.isoformat(),
         "fim": run.finished_at.isoformat() if run.finished_at else None,
         "duracao_s": round((end - run.started_at).total_seconds(), 1),

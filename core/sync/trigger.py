@@ -1,7 +1,8 @@
 """Start a Consinco -> Plusoft sync: the one way the web, Beat and scripts ask for a run.
 
 `trigger` takes the entities' locks, records the job and enqueues `sync.sincronizar`
-(tasks/sync.py), or answers with the job already syncing one of the entities.
+(tasks/sync.py), or answers with the job already syncing one of the entities. A replay of
+rejected rows (core.sync.replay) starts the same way, under the same per-entity lock.
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from core import jobs
 from core.enqueue import enqueue
@@ -20,6 +22,7 @@ from core.sync.consinco.queries import INCREMENTAL
 log = logging.getLogger(__name__)
 
 TASK_NAME = "sync.sincronizar"
+REPLAY_TASK_NAME = "sync.reenviar"
 SSE_CHANNEL = "sync"
 JOB_KIND = "sync"
 DEFAULT_PLUSOFT_URL = Settings.model_fields["plusoft_base_url"].default
@@ -69,19 +72,28 @@ def trigger(entidades: Sequence[str], mode: str = INCREMENTAL, triggered_by: str
         raise ValueError(f"entidades desconhecidas: {unknown or '(nenhuma)'}")
     if mode not in runs.MODES:
         raise ValueError(f"modo inválido: {mode!r} (use {' ou '.join(runs.MODES)})")
+    started = start_locked_job(entidades, TASK_NAME, {
+        "entidades": entidades, "modo": mode, "disparado_por": triggered_by}, owner_id, queue)
+    log.info("sync trigger job=%s new=%s entidades=%s mode=%s by=%s", started.job_id,
+             started.created, entidades, mode, triggered_by)
+    return started
+
+
+def start_locked_job(entidades: Sequence[str], task_name: str, kwargs: dict[str, Any],
+                     owner_id: int | None = None, queue: str = "sync") -> Trigger:
+    """Lock the entities for a new job and enqueue `task_name` with it, or return the job
+    already holding one of them (a sync or a replay: one job per entity at a time)."""
     ensure_configured()
     job_id = str(uuid.uuid4())
     holder = locks.acquire(entidades, job_id, get_settings().plusoft_lock_ttl_s)
     if holder is not None:
-        log.info("sync trigger answered with running job=%s entidades=%s", holder, entidades)
         return Trigger(holder, created=False)
     try:
-        jobs.create_job(JOB_KIND, owner_id=owner_id, job_id=job_id)
-        enqueue(TASK_NAME, {"entidades": entidades, "modo": mode, "job_id": job_id,
-                            "disparado_por": triggered_by}, queue=queue)
+        task_kwargs = {**kwargs, "job_id": job_id}  # recorded on the job: the sweeper resends it
+        jobs.create_job(JOB_KIND, owner_id=owner_id, job_id=job_id, task_name=task_name,
+                        task_kwargs=task_kwargs)
+        enqueue(task_name, task_kwargs, queue=queue)
     except Exception:
         locks.release(entidades, job_id)
         raise
-    log.info("sync triggered job=%s entidades=%s mode=%s by=%s", job_id, entidades, mode,
-             triggered_by)
     return Trigger(job_id, created=True)

@@ -80,13 +80,18 @@ def pdf_with_attachment() -> bytes:
 
 def pdf_with_compressed_javascript() -> bytes:
     """JavaScript inside a compressed object stream: invisible to a scan of the raw bytes."""
-    js_object = b"<< /S /JavaScript /JS (app.alert\\(1\\)) >>"
-    # object stream holding object 4: "4 0 " header then the object
-    header = b"4 0 "
-    content = zlib.compress(header + js_object)
-    objstm = (b"<< /Type /ObjStm /N 1 /First %d /Filter /FlateDecode /Length %d >>\nstream\n"
-              % (len(header), len(content)) + content + b"\nendstream")
-    objects = [b"<< /Type /Catalog /Pages 2 0 R /OpenAction 4 0 R >>",
+    return pdf_with_object_stream(b"/OpenAction 4 0 R", [b"<< /S /JavaScript /JS (app.alert\\(1\\)) >>"])
+
+
+def pdf_with_object_stream(catalog_extra: bytes, compressed: list[bytes], listed: bool = True) -> bytes:
+    """A one-page PDF whose objects 4, 5, ... sit compressed in one object stream; `listed`
+    False leaves them out of the cross-reference stream (orphans only a repairing reader sees)."""
+    header = b" ".join(b"%d %d" % (4 + i, offset) for i, offset in enumerate(_offsets(compressed))) + b" "
+    content = zlib.compress(header + b" ".join(compressed))
+    stream_number = 4 + len(compressed)
+    objstm = (b"<< /Type /ObjStm /N %d /First %d /Filter /FlateDecode /Length %d >>\nstream\n"
+              % (len(compressed), len(header), len(content)) + content + b"\nendstream")
+    objects = [b"<< /Type /Catalog /Pages 2 0 R " + catalog_extra + b" >>",
                b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
                b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>"]
     out = io.BytesIO()
@@ -96,18 +101,60 @@ def pdf_with_compressed_javascript() -> bytes:
         offsets.append(out.tell())
         out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
     offsets.append(out.tell())
-    out.write(b"5 0 obj\n" + objstm + b"\nendobj\n")
-    # a cross-reference stream: type 1 for plain objects, type 2 for object 4 (in stream 5)
+    out.write(b"%d 0 obj\n" % stream_number + objstm + b"\nendobj\n")
+    # a cross-reference stream: type 1 for plain objects, type 2 for compressed ones (in the
+    # object stream), type 0 (free) for compressed ones left out
     rows = [b"\x00\x00\x00\x00\xff\xff"]
     rows += [b"\x01" + struct.pack(">I", off) + b"\x00" for off in offsets[:3]]
-    rows += [b"\x02" + struct.pack(">I", 5) + b"\x00", b"\x01" + struct.pack(">I", offsets[3]) + b"\x00"]
+    rows += [(b"\x02" + struct.pack(">I", stream_number) + bytes([i])) if listed else b"\x00" * 6
+             for i in range(len(compressed))]
+    rows.append(b"\x01" + struct.pack(">I", offsets[3]) + b"\x00")
     xref_offset = out.tell()
     rows.append(b"\x01" + struct.pack(">I", xref_offset) + b"\x00")
     data = zlib.compress(b"".join(rows))
-    out.write(b"6 0 obj\n<< /Type /XRef /Size 7 /W [1 4 1] /Root 1 0 R /Filter /FlateDecode /Length %d >>\n"
-              b"stream\n" % len(data) + data + b"\nendstream\nendobj\n")
+    out.write(b"%d 0 obj\n<< /Type /XRef /Size %d /W [1 4 1] /Root 1 0 R /Filter /FlateDecode /Length %d >>\n"
+              b"stream\n" % (stream_number + 1, stream_number + 2, len(data)) + data + b"\nendstream\nendobj\n")
     out.write(b"startxref\n%d\n%%%%EOF\n" % xref_offset)
     return out.getvalue()
+
+
+def _offsets(bodies: list[bytes]) -> list[int]:
+    """Where each body starts once joined by single spaces."""
+    offsets, position = [], 0
+    for body in bodies:
+        offsets.append(position)
+        position += len(body) + 1
+    return offsets
+
+
+def nested_actions(depth: int, inner: bytes = b"<< /S /JavaScript /JS (app.alert\\(1\\)) >>") -> bytes:
+    """An action `depth` levels down a chain of /Next actions, each a direct dictionary."""
+    action = inner
+    for _ in range(depth):
+        action = b"<< /S /GoTo /D [3 0 R /Fit] /Next " + action + b" >>"
+    return action
+
+
+def pdf_with_string_wrapped_javascript() -> bytes:
+    """JavaScript between strings that read "stream" and "endstream": a raw scan that cuts
+    stream bodies by pattern skips it (finding 6 of issue 12)."""
+    return _minimal_pdf(b"/A (stream\n) /OpenAction << /S /JavaScript /JS (app.alert\\(1\\)) >> /B (endstream)")
+
+
+def pdf_with_wrapped_deep_javascript(depth: int = 70) -> bytes:
+    """Both tricks together: wrapped for the raw scan and deeper than 64 for the parsed scan;
+    the check accepted this file before issue 12."""
+    return _minimal_pdf(b"/A (stream\n) /OpenAction " + nested_actions(depth) + b" /B (endstream)")
+
+
+def pdf_with_broken_xref() -> bytes:
+    """A well-formed body whose cross-reference offsets all point 7 bytes too far: pypdf reads
+    it only by repairing (searching the file for each object)."""
+    data = _minimal_pdf(b"")
+    head, _, tail = data.partition(b"xref\n")
+    rows = tail.split(b"\n")
+    fixed = [b"%010d 00000 n " % (int(row[:10]) + 7) if row.endswith(b" n ") else row for row in rows]
+    return head + b"xref\n" + b"\n".join(fixed)
 
 
 def pdf_with_pages(count: int) -> bytes:

@@ -56,6 +56,7 @@ def run_agent(tmp_path: Path, printers: Path, *args: str, user: str | None = Non
     ('{"printer": "x"}', "no store_key"),
     ('{"store_key": ""}', "no store_key"),
     ('["LOJA-001"]', "JSON object"),
+    ('{"store_key": "LOJA\\ud800"}', "not valid text"),  # a lone surrogate no database stores
 ])
 def test_bad_printers_json_exits_with_config_code(tmp_path: Path, content: str, message: str) -> None:
     printers = tmp_path / "printers.json"
@@ -166,8 +167,12 @@ def test_config_from_environment(tmp_path: Path) -> None:
                           "STOCKFLOW_AGENT_BROKER_URL": "redis://broker:6379/0",
                           "STOCKFLOW_AGENT_DEVICE_VENDOR_PRODUCT": "0C2E:0b61",
                           "STOCKFLOW_AGENT_HEALTH_INTERVAL_S": "15",
+                          "STOCKFLOW_AGENT_DEVICE_ID": "pi-caixa-1",
+                          "STOCKFLOW_AGENT_ACK_TIMEOUT_S": "30",
                           "STATE_DIRECTORY": "/var/lib/stockflow-edge-agent"})
     assert config.store_key == "LOJA-002"
+    assert (config.ack_timeout_s, config.ack_timeout_max_s) == (30.0, 3600.0)
+    assert config.outcome_queue == "baixa.outcomes.pi-caixa-1"
     assert config.device_vendor_product == (0x0C2E, 0x0B61)
     assert config.health_interval_s == 15.0
     assert config.spool_dir == Path("/var/lib/stockflow-edge-agent")
@@ -176,6 +181,10 @@ def test_config_from_environment(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         load_config({"STOCKFLOW_AGENT_PRINTERS_JSON": str(printers),
                      "STOCKFLOW_AGENT_PRODUCT_ID_PATTERN": "([0-9]"})
+    for timeouts in ({"ACK_TIMEOUT_S": "0"}, {"ACK_TIMEOUT_S": "90", "ACK_TIMEOUT_MAX_S": "60"}):
+        with pytest.raises(ConfigError, match="ACK_TIMEOUT"):
+            load_config({"STOCKFLOW_AGENT_PRINTERS_JSON": str(printers),
+                         **{f"STOCKFLOW_AGENT_{k}": v for k, v in timeouts.items()}})
 
 
 def test_status_reports_spool_and_unreachable_broker(tmp_path: Path) -> None:
@@ -185,6 +194,7 @@ def test_status_reports_spool_and_unreachable_broker(tmp_path: Path) -> None:
     report = agent.status()
     assert agent.stop() == 0
     assert report["spool_depth"] == 2
+    assert (report["waiting_to_send"], report["waiting_for_outcome"]) == (2, 0)
     assert report["oldest_scan"]["scan_id"] == first["scan_id"]
     assert report["broker_reachable"] is False and report["last_publish_at"] is None
     drain = subprocess.run(agent.command("drain"), cwd=ROOT, capture_output=True, text=True,

@@ -1,6 +1,7 @@
 """The RabbitMQ bridge against the real RabbitMQ (127.0.0.1:5672, guest/guest): seed 002's raw
-JSON stored, bad messages moved to the dead-letter queue, a bridge killed with -9 mid-stream
-losing nothing. Each test uses queues of its own, deleted afterwards."""
+JSON stored; poison messages kept in the dead letters while the bridge goes on; a row the
+database refuses isolated from its batch; a database outage losing nothing; a bridge killed
+with -9 mid-stream losing nothing. Each test uses a queue of its own, deleted afterwards."""
 from __future__ import annotations
 
 import json
@@ -11,17 +12,23 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from core import dead_letters
+from core.dead_letters import PARKED_KEY
 from core.health.report import rejection_counts
-from processes.health_bridge import HealthBridge, dead_queue_name
+from core.redis_client import get_redis
+from processes.health_bridge import HealthBridge
 from tests.health.support import (
     ago,
+    database_through_proxy,
     device_count,
     device_row,
+    kept,
+    refusing_device,
     sample_count,
     seed_report,
 )
@@ -47,18 +54,16 @@ def rabbit() -> Iterator[Any]:
 
 @pytest.fixture
 def queue(rabbit: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A durable queue name of this test only (and its .dead twin), deleted afterwards."""
+    """A durable queue name of this test only, deleted afterwards."""
     from core.settings import reset_settings
 
     name = f"rasp_data.test-{uuid.uuid4().hex[:12]}"
     rabbit.queue_declare(name, durable=True)
-    rabbit.queue_declare(dead_queue_name(name), durable=True)
     monkeypatch.setenv("STOCKFLOW_HEALTH_BRIDGE_QUEUE", name)
     monkeypatch.setenv("STOCKFLOW_HEALTH_BRIDGE_AMQP_URL", AMQP_URL)
     reset_settings()
     yield name
     rabbit.queue_delete(name)
-    rabbit.queue_delete(dead_queue_name(name))
     monkeypatch.undo()
     reset_settings()
 
@@ -75,44 +80,137 @@ def message_count(channel: Any, queue: str) -> int:
 
 
 @pytest.fixture
-def bridge_thread(queue: str) -> Iterator[threading.Event]:
-    """The bridge consuming `queue` in a thread of this process; stopped at the end."""
+def start_bridge(queue: str) -> Iterator[Callable[[], threading.Thread]]:
+    """Start the bridge on `queue` in a thread of this process (call it); stopped at the end."""
     stop = threading.Event()
-    bridge = HealthBridge(AMQP_URL, queue, prefetch=20, batch_wait_s=0.05, reconnect_max_s=1)
-    thread = threading.Thread(target=bridge.run, args=(stop,), daemon=True)
-    thread.start()
-    yield stop
+    threads: list[threading.Thread] = []
+
+    def start() -> threading.Thread:
+        bridge = HealthBridge(AMQP_URL, queue, prefetch=20, batch_wait_s=0.05, reconnect_max_s=1)
+        thread = threading.Thread(target=bridge.run, args=(stop,), daemon=True)
+        thread.start()
+        threads.append(thread)
+        return thread
+
+    yield start
     stop.set()
-    thread.join(timeout=15)
-    assert not thread.is_alive()
+    for thread in threads:
+        thread.join(timeout=15)
+        assert not thread.is_alive()
 
 
-@pytest.mark.mariadb
-def test_bridge_stores_seed_messages_and_dead_letters_bad_ones(
-        db: str, rabbit: Any, queue: str, bridge_thread: threading.Event) -> None:
-    seed_message = seed_report("raspberry-01")
-    del seed_message["reported_at"]  # exactly seed 002's format
-    publish(rabbit, queue, json.dumps(seed_message))
+@pytest.fixture
+def bridge_thread(start_bridge: Callable[[], threading.Thread]) -> threading.Thread:
+    """The bridge consuming the test's queue in a thread of this process."""
+    return start_bridge()
+
+
+def seed_message(device: str) -> dict[str, Any]:
+    message = seed_report(device)
+    del message["reported_at"]  # exactly seed 002's format
+    return message
+
+
+# (body, AMQP properties, the reason code and a word of the reason each must be kept with)
+POISON = {
+    "reported_at overflow": (json.dumps(seed_report("pi-overflow", reported_at="0001-01-01T00:00:00+14:00")),
+                             {}, "invalid", "reported_at"),
+    "20,000-deep JSON": ('{"id": "pi-deep", "x": ' + "[" * 20_000 + "]" * 20_000 + "}", {}, "not_json",
+                         "RecursionError"),
+    "millisecond AMQP timestamp": (json.dumps(seed_message("pi-ms")), {"timestamp": int(time.time() * 1000)},
+                                   "invalid", "AMQP timestamp"),
+    "not JSON": ("{this is not json", {"content_type": "application/json"}, "not_json", "JSONDecodeError"),
+    "not UTF-8": (b'{"id": "pi-\xff\xfe"}', {}, "not_json", "UnicodeDecodeError"),
+    "invalid field": (json.dumps(seed_report("pi-invalid", cpu_percent="muito")), {}, "invalid", "cpu_percent"),
+    "no id": (json.dumps({"wifi_status": "connected"}), {}, "missing_id", "id"),
+}
+
+
+def as_bytes(body: bytes | str) -> bytes:
+    return body.encode() if isinstance(body, str) else body
+
+
+def test_bridge_keeps_poison_messages_and_goes_on(
+        db: str, rabbit: Any, queue: str, bridge_thread: threading.Thread) -> None:
+    # What must survive a queue of good, poison, good messages: every good report stored, every
+    # poison one in the dead letters (as it arrived, with its reason), the queue empty, the
+    # bridge still running and storing what comes next.
+    publish(rabbit, queue, json.dumps(seed_message("raspberry-01")))
+    for body, properties, _, _ in POISON.values():
+        publish(rabbit, queue, body, **properties)
     publish(rabbit, queue, json.dumps(seed_report("raspberry-02", at=ago(5), cpu_temp="47°C")))
-    publish(rabbit, queue, b"{this is not json", content_type="application/json")
-    publish(rabbit, queue, json.dumps(seed_report("raspberry-03", cpu_percent="muito")))
-    publish(rabbit, queue, json.dumps({"wifi_status": "connected"}))
 
-    wait_until(lambda: device_count() == 2 and message_count(rabbit, dead_queue_name(queue)) == 3,
-               what="2 devices stored and 3 dead letters")
+    wait_until(lambda: device_count() == 2 and len(kept("health.bridge")) == len(POISON),
+               what=lambda: f"2 devices and {len(POISON)} dead letters, got {device_count()} and "
+                            f"{[e['error'][:60] for e in kept('health.bridge')]}")
     wait_until(lambda: message_count(rabbit, queue) == 0, what="the queue drained (all acked)")
     row = device_row("raspberry-01")
     assert row is not None and row.net_ifaces == [{"name": "wlan0", "ip": "192.168.0.10"}]
     assert device_row("raspberry-02").cpu_temp == "47°C"  # type: ignore[union-attr]
-    assert rejection_counts() == {"not_json": 1, "invalid": 1, "missing_id": 1, "total": 3}
 
-    # the dead letters keep the original body and say why they are there
-    dead = []
-    for _ in range(3):
-        method, properties, body = rabbit.basic_get(dead_queue_name(queue), auto_ack=True)
-        dead.append((properties.headers["x-rejected-code"], body))
-    assert dead[0] == ("not_json", b"{this is not json")
-    assert [code for code, _ in dead[1:]] == ["invalid", "missing_id"]
+    by_message = {entry["message"]: entry for entry in kept("health.bridge")}
+    for name, (body, _, code, word) in POISON.items():
+        entry = by_message[as_bytes(body)]  # kept byte for byte
+        assert entry["error"].startswith(f"{code}: ") and word in entry["error"], (name, entry["error"])
+    assert by_message[as_bytes(POISON["not UTF-8"][0])]["encoding"] == "base64"
+    assert by_message[as_bytes(POISON["reported_at overflow"][0])]["reference"] == "pi-overflow:invalid"
+    assert rejection_counts()["total"] == len(POISON)
+
+    assert bridge_thread.is_alive()
+    publish(rabbit, queue, json.dumps(seed_message("raspberry-03")))
+    wait_until(lambda: device_count() == 3, what="the report after the poison ones stored")
+
+
+@pytest.mark.mariadb
+def test_bridge_isolates_the_row_the_database_refuses(
+        db: str, rabbit: Any, queue: str, start_bridge: Callable[[], threading.Thread],
+        worker: Any) -> None:
+    # What must survive one report the database refuses inside a batch (its transaction fails
+    # whole): every other report of the batch stored, only that one dead-lettered, and stored
+    # by its replay once the database takes it.
+    with refusing_device("pi-refused"):
+        for n in range(16):
+            publish(rabbit, queue, json.dumps(seed_report(f"pi-{n:02d}")))
+            if n == 7:
+                publish(rabbit, queue, json.dumps(seed_report("pi-refused")))
+        start_bridge()  # after publishing: the 17 come in one batch
+        wait_until(lambda: device_count() == 16 and len(kept("health.bridge")) == 1,
+                   what="16 stored and 1 dead letter")
+        wait_until(lambda: message_count(rabbit, queue) == 0, what="the queue drained")
+    [entry] = kept("health.bridge")
+    assert entry["reference"] == "pi-refused:refused" and "pi-refused refused" in entry["error"]
+    assert json.loads(entry["message"])["id"] == "pi-refused"
+    assert device_row("pi-refused") is None and sample_count() == 16
+
+    [letter] = dead_letters.list_open("health.bridge")
+    assert dead_letters.replay(letter.id, "admin")  # the health.bridge task, on a Celery worker
+    wait_until(lambda: device_row("pi-refused") is not None, what="the replayed report stored")
+    assert not dead_letters.list_open()
+
+
+@pytest.mark.mariadb_only  # the outage is a cut of MariaDB's TCP connection
+def test_bridge_database_outage_loses_nothing(
+        db: str, rabbit: Any, queue: str, start_bridge: Callable[[], threading.Thread],
+        caplog: pytest.LogCaptureFixture) -> None:
+    # What must survive a database outage: every report, stored once the database is back, none
+    # of them dead-lettered (the outage is no report's fault); a poison message arriving during
+    # the outage parked in Redis and moved into the dead letters afterwards.
+    with database_through_proxy(db) as proxy:
+        proxy.cut()
+        start_bridge()
+        for n in range(5):
+            publish(rabbit, queue, json.dumps(seed_report(f"pi-{n}")))
+        publish(rabbit, queue, "{not json")
+        wait_until(lambda: get_redis().llen(PARKED_KEY) == 1, what="the poison message parked")
+        wait_until(lambda: "DatabaseUnavailable" in caplog.text, what="the bridge pausing")
+        proxy.restore()
+        wait_until(lambda: device_count() == 5, what="every report stored after the outage")
+        wait_until(lambda: message_count(rabbit, queue) == 0, what="the queue drained")
+    from tasks.maintenance import move_parked_dead_letters
+
+    assert move_parked_dead_letters() == 1  # what Beat runs every minute
+    [entry] = kept("health.bridge")
+    assert entry["message"] == b"{not json" and entry["error"].startswith("not_json: ")
 
 
 def test_bridge_redelivery_with_producer_timestamp_adds_no_sample(
@@ -165,7 +263,7 @@ def test_bridge_killed_mid_stream_loses_nothing(db: str, rabbit: Any, queue: str
     finally:
         if bridge.poll() is None:
             bridge.kill()
-    assert message_count(rabbit, dead_queue_name(queue)) == 0
+    assert not dead_letters.list_open()
     assert sample_count() == total  # redelivered reports added no duplicate samples
 
 

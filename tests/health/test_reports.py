@@ -1,5 +1,7 @@
 """Health reports: create, update, redelivered and out-of-order reports through the domain
-upsert and through a real worker; every kind of bad report rejected, counted, not retried."""
+upsert and through a real worker; every kind of bad report rejected, counted, kept in the dead
+letters, not retried; a row the database refuses isolated from its group commit; a database
+down for longer than the retries leaving a replayable dead letter."""
 from __future__ import annotations
 
 import json
@@ -8,17 +10,25 @@ from typing import Any
 
 import pytest
 
+from core import dead_letters
+from core.dead_letters import PARKED_KEY
 from core.health import report as health_report
 from core.health.report import InvalidReport, decode_body, parse_report
 from core.health.store import apply_reports
 from core.models.types import utcnow
+from core.redis_client import get_redis
+from core.settings import reset_settings
 from tests.health.support import (
     ago,
+    database_through_proxy,
     device_count,
     device_row,
+    kept,
+    refusing_device,
     sample_count,
     seed_report,
 )
+from tests.support.waiting import wait_until
 
 
 @pytest.mark.mariadb
@@ -158,10 +168,15 @@ def test_worker_stores_reports_and_rejects_bad_ones_without_retrying(worker: Any
     outcomes = [report.delay(payload) for payload in bad]
     codes = [o.get(timeout=30)["rejected"] for o in outcomes]
     assert codes == ["missing_id", "invalid", "too_large", "not_object"]
-    # rejected, not failed: no retry, no dead letter
+    # rejected, not failed: no retry; each kept with its reason (a 1 MB one, its first 64 KB)
     assert all(o.state == "SUCCESS" for o in outcomes)
     assert health_report.rejection_counts() == {
         "missing_id": 1, "invalid": 1, "too_large": 1, "not_object": 1, "total": 4}
+    entries = {e["error"].split(":")[0]: e for e in kept("health.report")}
+    assert sorted(entries) == sorted(codes)
+    assert json.loads(entries["invalid"]["message"]) == bad[1]
+    assert len(entries["too_large"]["message"]) == 65_536
+    assert "kept the first 65536" in entries["too_large"]["error"]
 
     # the worker keeps going; a late (older) report does not overwrite, a newer one does
     assert report.delay(seed_report("pi-w", at=ago(60), cpu_temp="90°C")).get(timeout=30)["applied"] is False
@@ -187,3 +202,60 @@ def test_concurrent_reports_share_commits_and_none_is_lost(worker: Any) -> None:
     for d in range(10):
         row = device_row(f"pi-{d:02d}")
         assert row is not None and row.cpu_percent == 5.0  # the newest of each device
+
+
+@pytest.mark.mariadb
+def test_worker_isolates_the_report_the_database_refuses(worker: Any) -> None:
+    # What must survive one report the database refuses among concurrent ones sharing a commit:
+    # every other report stored, that one answered "refused" and kept in the dead letters.
+    from celery import group
+
+    from tasks.health import report
+
+    with refusing_device("pi-refused"):
+        reports = [seed_report(f"pi-{n:02d}") for n in range(12)]
+        reports.insert(6, seed_report("pi-refused"))
+        results = group(report.s(r) for r in reports).apply_async().get(timeout=60)
+    assert results[6]["rejected"] == "refused" and "pi-refused refused" in results[6]["reason"]
+    assert [r["device"] for r in results if "device" in r] == [f"pi-{n:02d}" for n in range(12)]
+    assert device_count() == 12
+    [entry] = kept("health.report")
+    assert entry["reference"] == "pi-refused:refused" and json.loads(entry["message"])["id"] == "pi-refused"
+
+
+@pytest.mark.mariadb_only  # the outage is a cut of MariaDB's TCP connection
+def test_database_down_past_the_retries_leaves_a_replayable_dead_letter(
+        worker: Any, db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The database stays down longer than health.report's retries: the reports are parked in
+    Redis (the dead-letter table is down too) and reach the table when MariaDB returns, one
+    entry per device holding its newest report; a replay stores it. The in-process worker
+    reaches MariaDB through a TCP proxy we cut."""
+    from tasks.health import report
+    from tasks.maintenance import move_parked_dead_letters
+
+    monkeypatch.setenv("STOCKFLOW_HEALTH_MAX_RETRIES", "2")
+    monkeypatch.setenv("STOCKFLOW_HEALTH_RETRY_BASE_S", "0.2")
+    reset_settings()
+    newer, older = seed_report("pi-a", at=ago(30), cpu_temp="50°C"), seed_report("pi-a", at=ago(60))
+    other = seed_report("pi-b", at=ago(30))
+    try:
+        with database_through_proxy(db) as proxy:
+            proxy.cut()
+            for message in (newer, older, other):  # as the Pis send them: no result kept
+                report.apply_async(args=[message], ignore_result=True)
+            wait_until(lambda: get_redis().llen(PARKED_KEY) == 3, 60, "the retries spent and parked")
+            proxy.restore()
+            assert move_parked_dead_letters() == 3  # what Beat runs every minute
+            entries = {e.reference: e for e in dead_letters.list_open("health.report")}
+            assert sorted(entries) == ["pi-a", "pi-b"]
+            assert entries["pi-a"].args == [newer] and entries["pi-b"].args == [other]
+            assert "DatabaseUnavailable" in entries["pi-a"].error
+            assert device_count() == 0  # not stored, not lost either
+            assert dead_letters.replay(entries["pi-a"].id, "admin")
+            wait_until(lambda: device_row("pi-a") is not None, 30, "the replayed report")
+    finally:
+        monkeypatch.delenv("STOCKFLOW_HEALTH_MAX_RETRIES")
+        monkeypatch.delenv("STOCKFLOW_HEALTH_RETRY_BASE_S")
+        reset_settings()
+    assert device_row("pi-a").cpu_temp == "50°C"  # type: ignore[union-attr]
+    assert [e.reference for e in dead_letters.list_open("health.report")] == ["pi-b"]

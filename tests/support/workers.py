@@ -11,15 +11,18 @@ from tests.support.waiting import wait_until
 
 
 def spawn_worker(queues: str, concurrency: int = 2, name: str | None = None,
-                 env: dict[str, str] | None = None, pool: str = "prefork") -> subprocess.Popen[bytes]:
-    """Start `celery -A tasks worker` as a separate process and wait until it answers a ping."""
+                 env: dict[str, str] | None = None, pool: str = "prefork",
+                 include: str | None = None) -> subprocess.Popen[bytes]:
+    """Start `celery -A tasks worker` as a separate process and wait until it answers a ping
+    (`include`: more task modules for it to load, e.g. tests' own tasks)."""
     from core.celery_app import celery_app
 
     name = name or f"test-{queues.replace(',', '-')}-{time.monotonic_ns()}@localhost"
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--queues", queues,
          "--concurrency", str(concurrency), "--pool", pool, "--hostname", name,
-         "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
+         "--loglevel", "WARNING", "--without-mingle", "--without-gossip",
+         *(["--include", include] if include else [])],
         cwd=ROOT, env={**os.environ, **(env or {})})
     wait_for_ping(process, celery_app, name)
     return process
@@ -39,3 +42,12 @@ def wait_for_ping(process: subprocess.Popen[bytes], app: object, name: str,
     except AssertionError:
         process.kill()
         raise
+
+
+def stop_worker(process: subprocess.Popen[bytes], timeout_s: float = 20) -> None:
+    """Stop a spawned worker: a warm shutdown, killed if it does not end in time."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()

@@ -17,13 +17,9 @@ from core.sync.consinco.models import (
     ConsincoProduto,
     ConsincoVenda,
 )
+from core.sync.mapeamento import MAPEAMENTOS
 from standins.plusoft import PlusoftStandIn
 from tests.support.waiting import wait_until
-
-# The fields that identify one record of each entity at Plusoft.
-PLUSOFT_KEY_FIELDS = {"filiais": ("IDFILIAL",), "produtos": ("IDPRODUTO",),
-                      "clientes": ("IDPESSOA",),
-                      "vendas": ("DATVENDA", "IDFILIAL", "IDCUPOM", "IDPRODUTO")}
 
 
 def load_source(vendas: int = 2_000, produtos: int = 300, clientes: int = 200) -> dict[str, int]:
@@ -59,5 +55,5 @@ def wait_for_job(job_id: str, wanted: str = "finished", timeout_s: float = 60) -
 
 def delivered_keys(standin: PlusoftStandIn, entidade: str) -> list[tuple[Any, ...]]:
     """The key of every record of `entidade` the stand-in received, in arrival order."""
-    fields = PLUSOFT_KEY_FIELDS[entidade]
+    fields = MAPEAMENTOS[entidade].chave  # the fields naming a record at Plusoft
     return [tuple(record[f] for f in fields) for record in standin.records.get(entidade, [])]

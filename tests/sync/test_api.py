@@ -49,6 +49,11 @@ def test_defaults_and_the_500_row_ceiling(client: Any) -> None:
     ("pular=-1", "Parâmetro 'pular' deve ser no mínimo 0."),
     ("pular=abc", "Parâmetro 'pular' deve ser um número inteiro (recebido: 'abc')."),
     ("limite=1.5", "Parâmetro 'limite' deve ser um número inteiro (recebido: '1.5')."),
+    # int() would take these: Arabic-Indic digits, a sign, a space, an underscore
+    ("limite=١٠", "Parâmetro 'limite' deve ser um número inteiro (recebido: '١٠')."),
+    ("pular=%2B5", "Parâmetro 'pular' deve ser um número inteiro (recebido: '+5')."),
+    ("pular=%205", "Parâmetro 'pular' deve ser um número inteiro (recebido: ' 5')."),
+    ("pular=1_0", "Parâmetro 'pular' deve ser um número inteiro (recebido: '1_0')."),
 ])
 def test_bad_parameters_are_422_with_the_reason(client: Any, query: str, reason: str) -> None:
     response = client.get(f"/api/consinco/clientes?{query}")

@@ -17,6 +17,8 @@ from core.sync.consinco.queries import (
     FULL,
     INCREMENTAL,
     batch_statement,
+    keys_in,
+    overlap_start,
     page_statement,
     read_batch,
     watermark_filters,
@@ -47,11 +49,32 @@ def test_sync_batch_compiles_to_keyset_fetch_first_without_row_values() -> None:
             f"({t}\"IDFILIAL\" > 3 OR {t}\"IDCUPOM\" >= 998 AND ({t}\"IDCUPOM\" > 998 OR "
             f"{t}\"IDPRODUTO\" > 1001)))") in sql
     assert "(" + t + '"DATVENDA", ' not in sql
-    # the window: (since, until], fixed when the run started
+    # the window: [since, until], fixed when the run started (since inclusive: a row stamped
+    # at the last watermark may have been committed after the last run read it)
     assert (f"{t}\"DATVENDA\" <= TO_DATE('2026-11-20', 'YYYY-MM-DD') AND "
-            f"{t}\"DATVENDA\" > TO_DATE('2026-11-01', 'YYYY-MM-DD')") in sql
+            f"{t}\"DATVENDA\" >= TO_DATE('2026-11-01', 'YYYY-MM-DD')") in sql
     assert sql.endswith(f'ORDER BY {t}"DATVENDA", {t}"IDFILIAL", {t}"IDCUPOM", {t}"IDPRODUTO"  '
                         "FETCH FIRST 1000 ROWS ONLY")
+
+
+def test_replay_reads_rows_by_key_with_a_row_value_in_list() -> None:
+    vendas, produtos = ENTITIES["vendas"], ENTITIES["produtos"]
+    sql = oracle_sql(select(vendas.table).where(keys_in(vendas, [
+        [date(2026, 11, 2), 3, 998, 1001], [date(2026, 11, 3), 4, 7, 1002]])))
+    t = '"NAGV_PLUSOFT_VENDAS".'
+    assert (f'WHERE ({t}"DATVENDA", {t}"IDFILIAL", {t}"IDCUPOM", {t}"IDPRODUTO") IN '
+            "((TO_DATE('2026-11-02', 'YYYY-MM-DD'), 3, 998, 1001), "
+            "(TO_DATE('2026-11-03', 'YYYY-MM-DD'), 4, 7, 1002))") in sql
+    sql = oracle_sql(select(produtos.table).where(keys_in(produtos, [[1001], [1002]])))
+    assert 'WHERE "NAGV_PLUSOFT_PRODUTOS"."IDPRODUTO" IN (1001, 1002)' in sql
+
+
+def test_incremental_window_starts_the_overlap_before_the_last_watermark() -> None:
+    vendas, produtos = ENTITIES["vendas"], ENTITIES["produtos"]
+    assert overlap_start(vendas, date(2026, 11, 20), 1440, 3) == date(2026, 11, 17)
+    assert (overlap_start(produtos, datetime(2026, 11, 20, 8, 30), 90, 3)
+            == datetime(2026, 11, 20, 7, 0))
+    assert overlap_start(produtos, None, 90, 3) is None  # the first run reads everything
 
 
 def test_full_run_window_keeps_rows_without_watermark() -> None:

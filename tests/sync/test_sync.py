@@ -15,7 +15,7 @@ from core.db import session_scope
 from core.enqueue import enqueue
 from core.models import Job, SyncCheckpoint
 from core.settings import reset_settings
-from core.sync import locks, runs
+from core.sync import locks, rejections, runs
 from core.sync.consinco.entities import ENTITIES
 from core.sync.consinco.models import ConsincoProduto
 from core.sync.consinco.queries import FULL, INCREMENTAL
@@ -90,14 +90,24 @@ def test_incremental_run_sends_only_rows_changed_since_the_last_run(db: str, sta
         session.execute(update(ConsincoProduto).where(ConsincoProduto.IDPRODUTO.in_([1001, 1200, 1700]))
                         .values(DTAALTERACAO=changed_at, TXTDESCRICAO="Arroz novo"))
     second = sync_slice("produtos", INCREMENTAL, triggered_by="teste")
-    assert second.run["marca_de"] == first.run["marca_ate"]
+    # the window starts the overlap (24 h) before the last run's watermark
+    overlap_from = datetime.fromisoformat(first.run["marca_ate"]) - timedelta(days=1)
+    assert second.run["marca_de"] == overlap_from.isoformat()
     assert second.run["linhas_enviadas"] == 3
+    assert second.run["linhas_inalteradas"] == second.run["linhas_lidas"] - 3
     assert [r["IDPRODUTO"] for r in standin.records["produtos"][-3:]] == [1001, 1200, 1700]
 
+    # nothing changed: the overlap is read again, and nothing is sent
     nothing = sync_slice("produtos", INCREMENTAL, triggered_by="teste")
-    assert nothing.run["linhas_lidas"] == 0 and nothing.run["status"] == "finished"
+    assert nothing.run["linhas_lidas"] >= 3 and nothing.run["status"] == "finished"
+    assert nothing.run["linhas_enviadas"] == 0
+    # a full run reads every row but sends only what Plusoft does not have as it is
     everything = sync_slice("produtos", FULL, triggered_by="teste")
-    assert everything.run["linhas_enviadas"] == 700
+    assert everything.run["linhas_lidas"] == everything.run["linhas_inalteradas"] == 700
+    assert everything.run["linhas_enviadas"] == 0
+    assert standin.rows["produtos"] == 703
+    assert standin.state()["distintas"] == {"produtos": 700}
+    assert standin.state()["linhas_duplicadas"] == {} and standin.duplicates == 0
 
 
 def test_time_slices_hand_over_within_one_job(worker: Any, standin: PlusoftStandIn, sync_env: Any) -> None:
@@ -131,9 +141,11 @@ def test_rejected_rows_are_counted_and_named(db: str, standin: PlusoftStandIn) -
     result = sync_slice("produtos", FULL, triggered_by="teste")
     assert result.run["linhas_lidas"] == 50
     assert result.run["linhas_enviadas"] == 47 and result.run["linhas_rejeitadas"] == 3
-    reasons = {tuple(r["chave"] or ()): r["motivo"] for r in result.run["rejeicoes"]}
-    assert "não é A nem I" in reasons[(1010,)]
-    assert reasons[(1001,)] == reasons[(1002,)] == "Plusoft: rejeição simulada"
+    kept = rejections.page("produtos", rejections.PENDING, 1, 50)["rejeicoes"]
+    reasons = {r["chave"]: (r["motivo"], r["origem"]) for r in kept}
+    assert "não é A nem I" in reasons["[1010]"][0] and reasons["[1010]"][1] == "mapeamento"
+    assert reasons["[1001]"] == reasons["[1002]"] == ("Plusoft: rejeição simulada", "plusoft")
+    assert len(kept) == 3
     assert 1010 not in {r["IDPRODUTO"] for r in standin.records["produtos"]}
 
 

@@ -1,6 +1,8 @@
 """What the sync needs to know about each Consinco view: its reading key and change watermark."""
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -73,3 +75,26 @@ def from_json(column: Column[Any] | None, value: Any) -> Any:
     if python_type is date:
         return date.fromisoformat(value)
     return value
+
+
+def key_text(key: Sequence[Any]) -> str:
+    """Return a row key as canonical JSON text ('["2025-01-01",3,123,1001]'): how the sent
+    rows and the rejections name a row. Spelled by hand for ints and dates, the common key
+    columns: json.dumps per row cost a tenth of a sync's time."""
+    return "[" + ",".join(map(_key_json, key)) + "]"
+
+
+def _key_json(value: Any) -> str:
+    if type(value) is int:
+        return str(value)
+    if isinstance(value, (date, datetime)):
+        return f'"{value.isoformat()}"'
+    return json.dumps(value, ensure_ascii=False)
+
+
+def parse_key_text(entity: SourceEntity, text: str) -> list[Any]:
+    """Return a key_text as the key's Python values; ValueError when it is not one."""
+    values = json.loads(text)
+    if not isinstance(values, list) or len(values) != len(entity.key):
+        raise ValueError(f"chave {text!r} não tem as colunas {', '.join(entity.key)}")
+    return [from_json(column, value) for column, value in zip(entity.key_columns, values)]

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from core.sync.consinco.entities import SourceEntity
@@ -35,13 +35,25 @@ def key_after(entity: SourceEntity, last_key: Sequence[Any]) -> ColumnElement[bo
     return condition
 
 
+def overlap_start(entity: SourceEntity, watermark: Any, overlap_minutes: int,
+                  overlap_days: int) -> Any:
+    """Return where an incremental run after `watermark` starts reading: that far back, so
+    rows committed after the last run with an older or equal stamp are read again."""
+    if watermark is None or entity.watermark_column is None:
+        return watermark
+    if entity.watermark_by_day:
+        return watermark - timedelta(days=overlap_days)
+    return watermark - timedelta(minutes=overlap_minutes)
+
+
 def watermark_filters(entity: SourceEntity, mode: str, since: Any,
                       until: Any) -> list[ColumnElement[bool]]:
-    """Return the WHERE terms of a run's window: (since, until] incremental, <= until full.
+    """Return the WHERE terms of a run's window: [since, until] incremental, <= until full.
 
     The upper bound is fixed when the run starts, so rows changed during a run wait for the
-    next run instead of moving the window under our feet. Rows without a watermark belong
-    to full runs only.
+    next run instead of moving the window under our feet. The lower bound is inclusive: a
+    row stamped exactly at the last watermark may have been committed after it was read.
+    Rows without a watermark belong to full runs only.
     """
     column = entity.watermark_column
     if column is None:
@@ -51,7 +63,7 @@ def watermark_filters(entity: SourceEntity, mode: str, since: Any,
         terms.append(column <= until if mode == INCREMENTAL else or_(column <= until,
                                                                      column.is_(None)))
     if mode == INCREMENTAL and since is not None:
-        terms.append(column > since)
+        terms.append(column >= since)
     return terms
 
 
@@ -68,6 +80,24 @@ def read_batch(session: Session, entity: SourceEntity, last_key: Sequence[Any] |
                filters: Sequence[ColumnElement[bool]], limit: int) -> list[Row[Any]]:
     """Return the next rows after `last_key` (at most `limit`, one round trip on Oracle)."""
     return list(session.execute(batch_statement(entity, last_key, filters, limit)))
+
+
+def keys_in(entity: SourceEntity, keys: Sequence[Sequence[Any]]) -> ColumnElement[bool]:
+    """Return `key IN (keys)`: a plain IN for one column, a row-value IN otherwise (Oracle,
+    MariaDB and SQLite all have it; Oracle allows at most 1000 entries per list)."""
+    columns = entity.key_columns
+    if len(columns) == 1:
+        return columns[0].in_([key[0] for key in keys])
+    return tuple_(*columns).in_([tuple(key) for key in keys])
+
+
+def read_by_keys(session: Session, entity: SourceEntity,
+                 keys: Sequence[Sequence[Any]]) -> list[Row[Any]]:
+    """Return the source rows with these keys (those that still exist), in key order."""
+    if not keys:
+        return []
+    statement = select(entity.table).where(keys_in(entity, keys))
+    return list(session.execute(statement.order_by(*entity.key_columns)))
 
 
 def read_page(session: Session, entity: SourceEntity, skip: int, limit: int) -> list[Row[Any]]:

@@ -25,6 +25,7 @@
     bar.textContent = `${run.progresso}%`;
     field("inicio").textContent = Stockflow.formatDateTime(run.inicio);
     field("linhas").textContent = `${run.linhas_enviadas} / ${run.linhas_total}`;
+    field("linhas_inalteradas").textContent = text(run.linhas_inalteradas);
     field("linhas_rejeitadas").textContent = text(run.linhas_rejeitadas);
     field("duracao").textContent = `${run.duracao_s} s`;
     field("erro").textContent = run.erro || "—";
@@ -79,7 +80,48 @@
     });
   });
 
+  // A replay changes the rejection list: when one started here finishes, the page is read
+  // again and shows the outcome. Its event may come before the POST's answer, so both wait
+  // for each other.
+  const NOTE = "sync-reenvio";
+  const started = new Set();
+  const finished = new Map();
+  if (sessionStorage.getItem(NOTE)) {
+    message.textContent = sessionStorage.getItem(NOTE);
+    sessionStorage.removeItem(NOTE);
+  }
+
+  function settle(jobId) {
+    const result = finished.get(jobId);
+    if (!started.has(jobId) || !result) return;
+    sessionStorage.setItem(NOTE,
+      `Reenvio concluído: ${result.reenviadas} enviadas, ${result.inalteradas} já estavam no Plusoft, ` +
+      `${result.ainda_rejeitadas} ainda rejeitadas, ${result.sem_origem} não existem mais na origem.`);
+    window.location.reload();
+  }
+
+  async function replay(button, url) {
+    button.disabled = true;
+    try {
+      const answer = await Stockflow.api(url, { method: "POST" });
+      message.textContent = `Reenvio iniciado (job ${answer.job_id}).`;
+      started.add(answer.job_id);
+      settle(answer.job_id);
+    } catch (error) {
+      message.textContent = `Erro: ${error.message}`;
+      button.disabled = false;
+    }
+  }
+
+  document.querySelectorAll("button[data-reenviar]").forEach((button) => {
+    button.addEventListener("click", () => replay(button, `/api/plusoft/rejeicoes/${button.dataset.reenviar}/reenviar`));
+  });
+  document.querySelectorAll("button[data-reenviar-entidade]").forEach((button) => {
+    button.addEventListener("click", () => replay(button, `/api/plusoft/${button.dataset.reenviarEntidade}/rejeicoes/reenviar`));
+  });
+
   Stockflow.subscribe("sync", {
     execucao: (run) => { updateCard(run); updateHistory(run); },
+    reenvio: (result) => { finished.set(result.job_id, result); settle(result.job_id); },
   }, page.dataset.since);
 })();
