@@ -17,7 +17,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 bench: $(STAMP)
-	for script in bench/*.py; do $(PY) $$script || exit 1; done
+	for script in bench/[!_]*.py; do $(PY) $$script || exit 1; done  # bench/_*.py: shared modules
 
 clean-var:
 	rm -rf var/

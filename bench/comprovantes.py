@@ -189,7 +189,10 @@ def main() -> None:
     env = {**os.environ, "STOCKFLOW_ENV": "development", "STOCKFLOW_VAR_DIR": str(tmp / "var"),
            "STOCKFLOW_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0", "STOCKFLOW_DATABASE_URL": MYSQL_URL,
            "STOCKFLOW_OCR_ENGINE": "offline", "STOCKFLOW_OCR_OFFLINE_THREADS": "1",
-           "STOCKFLOW_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"}
+           "STOCKFLOW_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
+           # One bench user sends the whole corpus: the per-user upload limits must not throttle it.
+           "STOCKFLOW_UPLOAD_LIMIT_PER_USER": "1000000 per minute",
+           "STOCKFLOW_UPLOAD_DAILY_BYTES_PER_USER": str(10**12)}
     env.pop("STOCKFLOW_BROKER_URL", None)
     os.environ.update(env)
     processes: list[subprocess.Popen[bytes]] = []
@@ -200,7 +203,7 @@ def main() -> None:
         migrate.upgrade()
         from core.users import create_token, create_user
 
-        create_user("bench", "bench-password", is_admin=True)
+        create_user("bench", "bench-password", role="admin")
         token = create_token("bench", "bench comprovantes")
 
         from tests.comprovantes.receipts import LAYOUTS, make_receipt

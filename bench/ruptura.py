@@ -211,7 +211,7 @@ def main() -> None:
 
         from core.users import create_user
 
-        create_user("bench", "bench-password", is_admin=False)
+        create_user("bench", "bench-password", role="financeiro")
         web = WebServer()
         http = web.login("bench", "bench-password")
         run_ours(web, http, nums[:200])  # warm-up: both worker processes connect to the DB

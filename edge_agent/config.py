@@ -75,6 +75,12 @@ class AgentConfig:
     # The server answers each scan on the queue prefix + device_id (a contract, like the task
     # name: core/baixa/outcomes.py's OUTCOME_QUEUE_PREFIX).
     outcome_queue_prefix: str = "baixa.outcomes."
+    # TLS for a rediss:// or amqps:// broker URL: the PEM CA that signed the broker's
+    # certificate (empty: the system's CAs) and, when the broker asks for one, this Pi's
+    # client certificate and key. The broker's certificate is always verified.
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
     # Read by edge_agent/health.py: seconds between health reports.
     health_interval_s: float = 30.0
     log_level: str = "INFO"
@@ -184,6 +190,9 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: object) -> Ag
         reconnect_max_s=number("reconnect_max_s", 60.0),
         ack_timeout_s=ack_timeout_s,
         ack_timeout_max_s=ack_timeout_max_s,
+        tls_ca_file=get("tls_ca_file"),
+        tls_cert_file=get("tls_cert_file"),
+        tls_key_file=get("tls_key_file"),
         health_interval_s=number("health_interval_s", 30.0),
         log_level=(get("log_level", "INFO") or "INFO").upper(),
     )

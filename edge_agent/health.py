@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 import edge_agent
 from edge_agent.config import AgentConfig
-from edge_agent.publisher import backoff_delay, make_celery
+from edge_agent.publisher import backoff_delay, make_celery, publish_options
 from edge_agent.spool import Spool
 
 log = logging.getLogger("edge_agent.health")
@@ -278,7 +278,8 @@ class HealthReporter:
             connection.ensure_connection(max_retries=0, timeout=self.config.publish_timeout_s)
             self._connection = connection
         self._app.send_task(TASK_NAME, args=[report], queue=QUEUE, connection=self._connection,
-                            retry=False, ignore_result=True)
+                            retry=False, ignore_result=True,
+                            **publish_options(self.config.broker_url))
 
     def _reset_connection(self) -> None:
         if self._connection is not None:

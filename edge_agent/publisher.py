@@ -3,18 +3,22 @@
 A minimal Celery app of its own (the agent imports no server code): the task goes by name.
 Publishing never retries inside kombu (retry=False, short socket timeouts), so a down broker
 fails fast and the scan simply stays in the spool; the run loop reconnects with exponential
-backoff and jitter. A scan the broker accepted (Redis LPUSH returned; on RabbitMQ, publisher
-confirms) stays in the spool, waiting for its outcome (edge_agent/outcomes.py); without one
-within its ack timeout it is sent again, the timeout doubling per send (edge_agent/spool.py).
+backoff and jitter. A scan the broker accepted (Redis LPUSH returned; on RabbitMQ, the
+publisher confirm came for a message a queue took: one the broker nacks, returns as
+unroutable or never confirms raises) stays in the spool, waiting for its outcome
+(edge_agent/outcomes.py); without one within its ack timeout it is sent again, the timeout
+doubling per send (edge_agent/spool.py).
 """
 from __future__ import annotations
 
 import logging
 import math
 import random
+import ssl
 import threading
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from celery import Celery
 
@@ -24,6 +28,27 @@ from edge_agent.spool import Pending, Spool
 log = logging.getLogger("edge_agent.publisher")
 
 BATCH = 200
+
+
+def is_amqp(broker_url: str) -> bool:
+    """Whether the broker is RabbitMQ (amqp://, amqps://) rather than Redis."""
+    return urlsplit(broker_url).scheme in ("amqp", "amqps", "pyamqp")
+
+
+def broker_ssl(config: AgentConfig) -> dict[str, Any] | None:
+    """Celery's broker_use_ssl for a rediss:// or amqps:// URL (the broker's certificate
+    verified against the configured CA); None for a plain URL."""
+    scheme = urlsplit(config.broker_url).scheme
+    if scheme == "rediss":
+        return {"ssl_cert_reqs": ssl.CERT_REQUIRED, "ssl_ca_certs": config.tls_ca_file,
+                "ssl_certfile": config.tls_cert_file, "ssl_keyfile": config.tls_key_file}
+    if scheme == "amqps":
+        # py-amqp loads no default CAs itself; kombu fills server_hostname from the URL.
+        return {"cert_reqs": ssl.CERT_REQUIRED,
+                "ca_certs": config.tls_ca_file or ssl.get_default_verify_paths().openssl_cafile,
+                "certfile": config.tls_cert_file, "keyfile": config.tls_key_file,
+                "server_hostname": None}
+    return None
 
 
 def make_celery(config: AgentConfig) -> Celery:
@@ -37,13 +62,26 @@ def make_celery(config: AgentConfig) -> Celery:
         broker_connection_timeout=timeout,
         broker_connection_retry=False,
         broker_connection_max_retries=0,
+        broker_use_ssl=broker_ssl(config),
         broker_transport_options={
             "socket_connect_timeout": timeout, "socket_timeout": timeout,
-            "confirm_publish": True,  # RabbitMQ: the broker confirms each message
+            # RabbitMQ: each publish waits for the broker's confirm (py-amqp's
+            # basic_publish_confirm; a nack raises MessageNacked), so a scan counts as sent
+            # only once the broker has it
+            "confirm_publish": True,
         },
         task_send_sent_event=False,
     )
     return app
+
+
+def publish_options(broker_url: str) -> dict[str, Any]:
+    """What each send adds. On RabbitMQ: mandatory, so a message no queue takes comes back
+    and fails the publish (a confirm alone also acks an unroutable message), and no
+    declarations (the server's workers declare the quorum queues and their exchanges; a Pi's
+    user may only write). On Redis: nothing (Celery declares the queue, which kombu's Redis
+    routing needs)."""
+    return {"declare": [], "mandatory": True} if is_amqp(broker_url) else {}
 
 
 def backoff_delay(attempt: int, base_s: float, max_s: float) -> float:
@@ -60,6 +98,7 @@ class Publisher:
         self.spool = spool
         self.app = make_celery(config)
         self._connection: Any = None
+        self._publish_options = publish_options(config.broker_url)
         self.wake = threading.Event()
 
     def _ensure_connection(self) -> Any:
@@ -95,7 +134,8 @@ class Publisher:
                 for item in batch:
                     self.app.send_task(self.config.task_name, kwargs=item.scan,
                                        queue=self.config.queue, task_id=item.scan["scan_id"],
-                                       connection=connection, retry=False, ignore_result=True)
+                                       connection=connection, retry=False, ignore_result=True,
+                                       **self._publish_options)
                     sent.append(item)
                     resent_total += item.sends > 0
             except Exception as exc:

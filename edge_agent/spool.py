@@ -88,7 +88,7 @@ class Spool:
         for statement in SCHEMA:
             self._conn.execute(statement)
         if first_release:
-            self._conn.execute(f"INSERT INTO scans ({FIRST_RELEASE_COLUMNS}) "
+            self._conn.execute(f"INSERT INTO scans ({FIRST_RELEASE_COLUMNS}) "  # nosec B608: a constant column list, no input
                                f"SELECT {FIRST_RELEASE_COLUMNS} FROM scans_first_release")
             self._conn.execute("DROP TABLE scans_first_release")
 

@@ -35,7 +35,7 @@ from core import dead_letters
 from core.backoff import run_until_stopped
 from core.celery_app import celery_app  # the app's broker URL and transport options
 from core.health import poison
-from core.health.report import InvalidReport, parse_report
+from core.health.report import InvalidReport, parse_report, registry_refusal
 from core.health.store import Refused, apply_reports_isolating
 from core.logs import configure_logging
 from core.models.types import utcnow
@@ -139,6 +139,11 @@ class HealthBatchWorker:
             return
         except Exception as exc:  # noqa: BLE001 - a parser bug must not stop ingestion
             self._refuse(message, poison.message_of_call(report, encoding), poison.unexpected(exc), raw=raw)
+            return
+        # The registry unreadable (DatabaseUnavailable) stops this connection: the message
+        # goes back to the queue unacked and the worker backs off.
+        if refused := registry_refusal(row):
+            self._refuse(message, poison.message_of_call(report, encoding), refused, raw=raw)
             return
         self._messages.append(message)
         self._rows.append(row)

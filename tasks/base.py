@@ -64,7 +64,9 @@ class JobTask(Task):
         """Return this retry's wait: exponential with jitter, capped below the visibility timeout."""
         settings = get_settings()
         cap = min(settings.max_retry_countdown_s, settings.visibility_timeout_s - 60)
-        return max(0.5, backoff_s(self.request.retries, float(self.retry_base_s), cap))
+        # At least 1 s: RabbitMQ's native delayed delivery (quorum queues) counts whole
+        # seconds, and Celery drops a retry whose countdown rounds down to 0 (ValueError).
+        return max(1.0, backoff_s(self.request.retries, float(self.retry_base_s), cap))
 
     @property
     def retries_left(self) -> bool:

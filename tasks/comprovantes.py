@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from core import jobs
 from core.celery_app import celery_app
@@ -16,13 +16,14 @@ from tasks.base import FromSettings, JobTask
 class ComprovanteTask(JobTask):
     """JobTask whose failures read as the pt-BR message the user sees, saved on the receipt too.
 
-    A transient OCR failure (OcrUnavailable) is retried with backoff; an unreadable file is
+    A transient OCR failure (OcrUnavailable) or a database gone mid-task (OperationalError,
+    InterfaceError: a restart, a cut link) is retried with backoff; an unreadable file is
     final (no dead letter: replaying cannot help); a transient failure that spent its retries,
     a time limit or the database down is dead-lettered so someone can replay it (uploading
     the same file again queues it again too).
     """
 
-    autoretry_for = (OcrUnavailable,)
+    autoretry_for = (OcrUnavailable, OperationalError, InterfaceError)
     max_retries = FromSettings("ocr_max_retries")
     dead_letter = True
     dead_letter_reference = "comprovante_id"

@@ -24,7 +24,7 @@ from typing import Any
 from core.celery_app import celery_app
 from core.health import fleet, poison, store
 from core.health.group_commit import GroupCommit
-from core.health.report import InvalidReport, parse_report
+from core.health.report import InvalidReport, parse_report, registry_refusal
 from core.health.store import DatabaseUnavailable, Refused
 from core.settings import get_settings
 from tasks.base import FromSettings, JobTask
@@ -64,6 +64,8 @@ def store_report(consumer: str, report: Any, encoding: str | None) -> dict[str, 
         return _refused(consumer, report, encoding, error, raw)
     except Exception as exc:  # noqa: BLE001 - a parser bug must not fail or retry the task
         return _refused(consumer, report, encoding, poison.unexpected(exc), raw)
+    if refused := registry_refusal(row):
+        return _refused(consumer, report, encoding, refused, raw)
     outcome = _writer.submit(row)
     if isinstance(outcome, Refused):
         return _refused(consumer, report, encoding, InvalidReport("refused", outcome.reason), raw)

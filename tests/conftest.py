@@ -84,10 +84,10 @@ def app(db: str) -> Any:
 
 @pytest.fixture
 def users(db: str) -> dict[str, Any]:
-    """An administrator and an ordinary user, with their passwords."""
+    """An administrator and Ana, store staff (role "loja"), with their passwords."""
     from core.users import create_user
 
-    return {"admin": create_user("admin", "admin-password", name="Admin", is_admin=True),
+    return {"admin": create_user("admin", "admin-password", name="Admin", role="admin"),
             "ana": create_user("ana", "ana-password", name="Ana"),
             "passwords": {"admin": "admin-password", "ana": "ana-password"}}
 

@@ -9,31 +9,41 @@ from flask import Flask
 from core.logs import configure_logging
 from core.settings import get_settings
 from web import (
+    access,
+    admin,
+    audit,
     auth,
     baixa,
     cli,
     comprovantes,
     errors,
+    flower_proxy,
     health,
     home,
     jobs,
+    limits,
     params,
     probes,
     ruptura,
+    security_headers,
     sse,
     sync,
 )
 
 # Every blueprint, in registration order; a module's SSE_CHANNELS says who may read its channels.
-BLUEPRINT_MODULES = (auth, home, probes, jobs, sse, baixa, ruptura, comprovantes, health, sync)
+BLUEPRINT_MODULES = (auth, home, probes, jobs, sse, baixa, ruptura, comprovantes, health, sync,
+                     audit, admin, flower_proxy)
 
-# The navigation bar: (label, endpoint). Pages keep the business's words.
+# The navigation bar: (label, endpoint), each shown to those who may open it. Pages keep the
+# business's words.
 NAVIGATION = [
     ("Baixas", "baixa.index"),
     ("Carteira", "ruptura.index"),
     ("Comprovantes", "comprovantes.index"),
     ("Dispositivos", "health.index"),
     ("Sincronização", "sync.index"),
+    ("Auditoria", "audit.index"),
+    ("Usuários", "admin.index"),
 ]
 
 
@@ -63,10 +73,13 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         sse.add_channel_rules(app, getattr(module, "SSE_CHANNELS", {}))
     auth.init_auth(app)
     errors.init_errors(app)
+    limits.init_limits(app)  # after the login requirement: limits keyed on the user see who it is
+    security_headers.init_security_headers(app)
     cli.register_cli(app)
 
     @app.context_processor
     def _navigation() -> dict[str, Any]:
-        return {"navigation": NAVIGATION}
+        return {"navigation": [(label, endpoint) for label, endpoint in NAVIGATION
+                               if access.may_visit(endpoint)]}
 
     return app

@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     Flask,
-    abort,
     current_app,
     flash,
     g,
@@ -22,17 +21,24 @@ from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import select
 
+from core import audit
 from core.db import session_scope
 from core.models import ApiToken, User
 from core.models.types import utcnow
+from core.settings import get_settings
 from core.users import authenticate, token_digest
+from web import access
 from web.errors import wants_json
+from web.limits import client_address, limiter, login_account
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# Routes whose calls carry their own CSRF token instead of ours: Flower's pages send its _xsrf
+# double-submit token (web/flower_proxy.py also checks that they come from this site).
+OWN_CSRF_ENDPOINTS = {"flower_proxy.forward"}
 LAST_USED_PRECISION = timedelta(minutes=1)
 
 
@@ -44,13 +50,16 @@ def init_auth(app: Flask) -> None:
     csrf.init_app(app)
 
     @app.before_request
-    def _require_login_and_csrf() -> Any:
-        endpoint = request.endpoint or ""
-        if endpoint in PUBLIC_ENDPOINTS or endpoint.endswith(".static") or endpoint == "static":
+    def _require_access_and_csrf() -> Any:
+        rule = access.rule_for(request.endpoint)
+        if rule == access.PUBLIC:
             return None
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
-        if request.method in UNSAFE_METHODS and not g.get("bearer_auth"):
+        if not access.allowed(current_user, rule):
+            access.refuse(rule)
+        if (request.method in UNSAFE_METHODS and not g.get("bearer_auth")
+                and request.endpoint not in OWN_CSRF_ENDPOINTS):
             check_csrf()
         return None
 
@@ -68,9 +77,6 @@ def check_csrf() -> None:
         csrf.protect()
 
 
-PUBLIC_ENDPOINTS = {"auth.login", "probes.healthz", "probes.readyz"}
-
-
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
     with session_scope() as session:
@@ -86,12 +92,12 @@ def _load_user_from_bearer(req: Any) -> User | None:
     digest = token_digest(header[7:].strip())
     with session_scope() as session:
         token = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == digest))
-        if token is None:
+        now = utcnow()
+        if token is None or not token.usable(now):
             return None
         user = session.get(User, token.user_id)
         if user is None or not user.active:
             return None
-        now = utcnow()
         # A write per scripted call would cost more than the call; a minute's precision will do.
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION:
             token.last_used_at = now
@@ -107,18 +113,42 @@ def _unauthorized() -> Any:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: get_settings().login_limit_per_address, key_func=client_address,
+               methods=["POST"], error_message="Muitas tentativas de entrada deste endereço.")
+@limiter.limit(lambda: get_settings().login_failures_per_account, key_func=login_account,
+               methods=["POST"], deduct_when=lambda response: response.status_code == 401,
+               error_message="Muitas tentativas com senha errada para este usuário: a entrada "
+                             "dele está bloqueada por enquanto, mesmo com a senha certa.")
+@access.requires(access.PUBLIC)
 def login() -> Any:
     if request.method == "POST":
         check_csrf()
         username = request.form.get("username", "").strip()
         user = authenticate(username, request.form.get("password", ""))
         if user is None:
+            audit.record("login_failed", actor=audit.ANONYMOUS_ACTOR, target=username,
+                         outcome="failed")
             flash("Usuário ou senha inválidos.", "erro")
             return render_template("login.html", username=username), 401
+        if not audit_login(user.username):
+            return render_template("login.html", username=username), 503
         login_user(user, remember=False)
         target = request.args.get("next") or ""
         return redirect(target if same_site_path(target) else url_for("home.index"))
     return render_template("login.html", username="")
+
+
+def audit_login(username: str) -> bool:
+    """Record a successful login; False (and a pt-BR message) when it cannot be recorded.
+
+    Fails closed: a login nobody could trace later is refused.
+    """
+    try:
+        audit.record("login", actor=username, target=username, required=True)
+    except audit.AuditUnavailable:
+        flash("Não foi possível registrar a entrada agora; tente novamente em instantes.", "erro")
+        return False
+    return True
 
 
 def same_site_path(target: str) -> bool:
@@ -132,12 +162,8 @@ def same_site_path(target: str) -> bool:
 
 
 @bp.route("/logout", methods=["POST"])
+@access.requires(access.LOGGED_IN)
 def logout() -> Any:
     logout_user()
     return redirect(url_for("auth.login"))
 
-
-def require_admin() -> None:
-    """Abort with 403 unless the current user is an administrator."""
-    if not current_user.is_authenticated or not current_user.is_admin:
-        abort(403, description="Apenas administradores podem fazer isso.")

@@ -9,13 +9,14 @@ from flask_login import current_user
 from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.sql import Select
 
-from core import dead_letters, sse
+from core import audit, dead_letters, sse
 from core.baixa.estorno import EstornoError, desfazer_baixa, estorno_event
 from core.baixa.registro import store_channel
 from core.db import session_scope
 from core.models import BaixaEstorno, BaixaLeitura, DeadLetter, Produto, ProdutoRemovido
+from core.models.auth import BAIXAS, BAIXAS_ESTORNAR, BAIXAS_REENVIAR
 from core.models.baixa import REMOVED
-from web.auth import require_admin
+from web.access import requires
 from web.params import choice_arg, int_arg, text_arg
 
 bp = Blueprint("baixa", __name__)
@@ -23,8 +24,8 @@ bp = Blueprint("baixa", __name__)
 TASK_NAME = "baixa.registrar"
 PER_PAGE = 50
 
-# Any logged-in user may watch a store's scans ("store:<store_key>").
-SSE_CHANNELS = {"store": lambda user, rest: bool(rest)}
+# Whoever may see the baixas may watch a store's scans ("store:<store_key>").
+SSE_CHANNELS = {"store": lambda user, rest: bool(rest) and user.can(BAIXAS)}
 
 
 def stores() -> list[str]:
@@ -66,6 +67,7 @@ def removido_json(row: ProdutoRemovido) -> dict[str, Any]:
 
 
 @bp.get("/baixas")
+@requires(BAIXAS)
 def index() -> Any:
     known = stores()
     store = text_arg("loja", 64) or (known[0] if known else "")
@@ -76,6 +78,7 @@ def index() -> Any:
 
 
 @bp.get("/api/baixas/leituras")
+@requires(BAIXAS)
 def api_scans() -> Any:
     """The store's recent scan outcomes, newest first (the live feed's starting point)."""
     store = _store_arg()
@@ -90,6 +93,7 @@ def api_scans() -> Any:
 
 
 @bp.get("/api/baixas/removidos")
+@requires(BAIXAS)
 def api_removed() -> Any:
     """The store's written-off products, newest first; `q` searches id, name, barcode, device, scan."""
     store = _store_arg()
@@ -106,6 +110,7 @@ def api_removed() -> Any:
 
 
 @bp.get("/api/baixas/estornos")
+@requires(BAIXAS)
 def api_undos() -> Any:
     """The store's undone write-offs (who, when, why), newest first."""
     store = _store_arg()
@@ -115,9 +120,9 @@ def api_undos() -> Any:
 
 
 @bp.post("/api/baixas/removidos/<int:id_removido>/estorno")
+@requires(BAIXAS_ESTORNAR)
 def api_undo(id_removido: int) -> Any:
     """Put a written-off product back on the shelf; the reason is required and audited."""
-    require_admin()
     body = request.get_json(silent=True) or {}
     motivo = body.get("motivo") if isinstance(body, dict) else None
     if not isinstance(motivo, str):
@@ -125,8 +130,13 @@ def api_undo(id_removido: int) -> Any:
     try:
         event = desfazer_baixa(id_removido, motivo, current_user.username)
     except EstornoError as exc:
+        audit.record("baixa.undo", actor=None, target=str(id_removido), outcome="failed",
+                     detail={"motivo": motivo, "erro": str(exc)})
         status = 400 if "motivo" in str(exc) else 409
         abort(status, description=str(exc))
+    audit.record("baixa.undo", actor=None, target=str(id_removido), detail={
+        "motivo": event["motivo"], "product_id": event["product_id"],
+        "store_key": event["store_key"], "scan_id": event["scan_id"]})
     return jsonify(event)
 
 
@@ -139,15 +149,16 @@ def dead_letter_json(entry: Any) -> dict[str, Any]:
 
 
 @bp.get("/api/baixas/dead-letters")
+@requires(BAIXAS_REENVIAR)
 def api_dead_letters() -> Any:
     """Scans whose baixa gave up (database down too long), waiting for a replay."""
     return jsonify(items=[dead_letter_json(e) for e in dead_letters.list_open(TASK_NAME)])
 
 
 @bp.post("/api/baixas/dead-letters/<int:entry_id>/replay")
+@requires(BAIXAS_REENVIAR)
 def api_replay(entry_id: int) -> Any:
     """Send a given-up scan to the baixa queue again (idempotent on its scan_id)."""
-    require_admin()
     with session_scope() as session:
         entry = session.get(DeadLetter, entry_id)
         if entry is None or entry.task_name != TASK_NAME or entry.replayed_at is not None:

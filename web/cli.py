@@ -1,15 +1,21 @@
-"""Operator commands: `flask --app web db upgrade | demo load | users create | tokens create`."""
+"""Operator commands: `flask --app web db upgrade | demo load | users ... | tokens ... |
+deadletters ...`."""
 from __future__ import annotations
+
+from typing import Any
 
 import click
 from flask import Flask
 
-from core import dead_letters, demo, migrate
-from core.users import create_token, create_user, ensure_demo_user
+from core import audit, dead_letters, demo, migrate
+from core import users as accounts
+from core.models.auth import DEFAULT_ROLE, ROLE_LABELS, ROLES
+from web.cli_devices import register_devices_cli
 
 
 def register_cli(app: Flask) -> None:
     """Attach the command groups to the app's `flask` CLI."""
+    register_devices_cli(app)
 
     @app.cli.group()
     def db() -> None:
@@ -27,41 +33,16 @@ def register_cli(app: Flask) -> None:
 
     @demo_group.command("load")
     def demo_load() -> None:
-        """Load the demo data that is missing and print the demo login."""
+        """Load the demo data that is missing and print the demo login (refused in production)."""
+        try:
+            accounts.refuse_demo_in_production()
+        except accounts.DemoInProduction as exc:
+            raise click.UsageError(str(exc)) from exc
         demo.load_all(click.echo)
-        username, password = ensure_demo_user()
+        username, password = accounts.ensure_demo_user()
         click.echo(f"login de demonstração: {username} / {password}")
 
-    @app.cli.group()
-    def users() -> None:
-        """Users of the web UI."""
-
-    @users.command("create")
-    @click.argument("username")
-    @click.option("--name", default="", help="Nome exibido.")
-    @click.option("--admin", is_flag=True, help="Administrador (vê tudo, reprocessa falhas).")
-    @click.password_option(help="Senha (pedida no terminal quando omitida).")
-    def users_create(username: str, name: str, admin: bool, password: str) -> None:
-        """Create a user, or reset an existing user's password."""
-        try:
-            create_user(username, password, name=name, is_admin=admin)
-        except ValueError as exc:
-            raise click.UsageError(str(exc)) from exc
-        click.echo(f"usuário {username} salvo")
-
-    @app.cli.group()
-    def tokens() -> None:
-        """Bearer tokens for scripts."""
-
-    @tokens.command("create")
-    @click.argument("username")
-    @click.option("--label", default="", help="Para que serve o token.")
-    def tokens_create(username: str, label: str) -> None:
-        """Create a token and print it once (only its hash is stored)."""
-        try:
-            click.echo(create_token(username, label))
-        except LookupError as exc:
-            raise click.UsageError(str(exc)) from exc
+    register_user_commands(app)
 
     @app.cli.group("deadletters")
     def deadletters_group() -> None:
@@ -77,5 +58,101 @@ def register_cli(app: Flask) -> None:
     @click.argument("entry_id", type=int)
     def deadletters_replay(entry_id: int) -> None:
         """Send an entry's task again."""
-        task_id = dead_letters.replay(entry_id, who="cli")
+        task_id = dead_letters.replay(entry_id, who=audit.cli_actor())
         click.echo(f"reenviado como {task_id}" if task_id else "nada a reenviar")
+
+
+def register_user_commands(app: Flask) -> None:
+    """`users add|role|deactivate|activate|password|list` and `tokens add|list|revoke`;
+    every change is audited as cli:<operating-system user>."""
+
+    def run(change: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return change(*args, **kwargs, actor=audit.cli_actor())
+        except (ValueError, LookupError) as exc:
+            raise click.UsageError(str(exc.args[0] if exc.args else exc)) from exc
+
+    role_choice = click.Choice(ROLES)
+
+    @app.cli.group()
+    def users() -> None:
+        """Users of the web UI and their roles (docs/access.md)."""
+
+    @users.command("add")
+    @click.argument("username")
+    @click.option("--role", type=role_choice, default=DEFAULT_ROLE, show_default=True,
+                  help="Papel: o que a pessoa pode fazer.")
+    @click.option("--name", default="", help="Nome exibido.")
+    @click.password_option(help="Senha (pedida no terminal quando omitida).")
+    def users_add(username: str, role: str, name: str, password: str) -> None:
+        """Create a user with a role."""
+        run(accounts.create_user, username, password, name=name, role=role)
+        click.echo(f"usuário {username} criado ({ROLE_LABELS[role]})")
+
+    @users.command("role")
+    @click.argument("username")
+    @click.argument("role", type=role_choice)
+    def users_role(username: str, role: str) -> None:
+        """Give a user another role."""
+        run(accounts.set_role, username, role)
+        click.echo(f"{username} agora é {ROLE_LABELS[role]}")
+
+    @users.command("deactivate")
+    @click.argument("username")
+    def users_deactivate(username: str) -> None:
+        """Deactivate a user: their session and tokens stop working at once."""
+        run(accounts.set_active, username, False)
+        click.echo(f"{username} desativado")
+
+    @users.command("activate")
+    @click.argument("username")
+    def users_activate(username: str) -> None:
+        """Reactivate a deactivated user."""
+        run(accounts.set_active, username, True)
+        click.echo(f"{username} reativado")
+
+    @users.command("password")
+    @click.argument("username")
+    @click.password_option(help="Nova senha (pedida no terminal quando omitida).")
+    def users_password(username: str, password: str) -> None:
+        """Reset a user's password."""
+        run(accounts.reset_password, username, password)
+        click.echo(f"senha de {username} redefinida")
+
+    @users.command("list")
+    def users_list() -> None:
+        """List the users: username, role, active, name."""
+        for user in accounts.list_users():
+            click.echo(f"{user.username}\t{user.role}\t{'ativo' if user.active else 'desativado'}"
+                       f"\t{user.name}")
+
+    @app.cli.group()
+    def tokens() -> None:
+        """Bearer tokens for scripts (they act with their user's role)."""
+
+    @tokens.command("add")
+    @click.argument("username")
+    @click.option("--label", default="", help="Para que serve o token.")
+    @click.option("--days", type=int, default=None,
+                  help="Dias de validade (padrão e máximo: STOCKFLOW_TOKEN_DAYS).")
+    def tokens_add(username: str, label: str, days: int | None) -> None:
+        """Create a token and print it once (only its hash is stored)."""
+        click.echo(run(accounts.create_token, username, label, days=days))
+
+    @tokens.command("list")
+    @click.option("--user", "username", default=None, help="Só os tokens deste usuário.")
+    def tokens_list(username: str | None) -> None:
+        """List tokens: id, user, status, expiry, last use, label."""
+        for token in accounts.list_tokens(username):
+            last = token.last_used_at.isoformat(timespec="minutes") if token.last_used_at else "nunca"
+            click.echo(f"{token.id}\t{token.username}\t{token.status}\t"
+                       f"expira {token.expires_at.isoformat(timespec='minutes')}\t"
+                       f"último uso {last}\t{token.label}")
+
+    @tokens.command("revoke")
+    @click.argument("token_id", type=int)
+    def tokens_revoke(token_id: int) -> None:
+        """Revoke a token at once."""
+        if not run(accounts.revoke_token, token_id):
+            raise click.UsageError(f"token {token_id} não existe ou já foi revogado")
+        click.echo(f"token {token_id} revogado")

@@ -16,14 +16,19 @@ from core.comprovantes.validation import (
     validate_upload,
 )
 from core.settings import get_settings
+from web.limits import current_user_key, limiter, minutes, take_daily_upload_bytes, throttled_response
 
 log = logging.getLogger(__name__)
+from core.models.auth import COMPROVANTES, COMPROVANTES_TODOS
+from web.access import requires
 
 bp = Blueprint("comprovantes", __name__)
 
 # Room for the multipart envelope around the file (boundaries, headers, the pedido field).
 FORM_OVERHEAD_BYTES = 16 * 1024
 MAX_PEDIDO_CHARS = 64
+# What someone hears who sends a file another person already sent: nothing of that receipt.
+ALREADY_RECEIVED = "Este pagamento já foi recebido."
 
 
 def _refuse(message: str, status: int, reason: str) -> Any:
@@ -32,17 +37,19 @@ def _refuse(message: str, status: int, reason: str) -> Any:
 
 
 def _owner_filter() -> int | None:
-    return None if current_user.is_admin else current_user.id
+    return None if current_user.can(COMPROVANTES_TODOS) else current_user.id
 
 
 def _visible(comprovante_id: int) -> Any:
     receipt = registry.get(comprovante_id)
-    if receipt is None or (not current_user.is_admin and receipt.uploaded_by != current_user.id):
+    if receipt is None or (not current_user.can(COMPROVANTES_TODOS)
+                           and receipt.uploaded_by != current_user.id):
         abort(404, description=f"Comprovante {comprovante_id} não encontrado.")
     return receipt
 
 
 @bp.get("/financeiro/comprovantes")
+@requires(COMPROVANTES)
 def index() -> Any:
     receipts = [registry.describe(r) for r in registry.recent(_owner_filter())]
     settings = get_settings()
@@ -52,19 +59,25 @@ def index() -> Any:
 
 
 @bp.get("/api/comprovantes")
+@requires(COMPROVANTES)
 def listing() -> Any:
     return jsonify(comprovantes=[registry.describe(r) for r in registry.recent(_owner_filter())])
 
 
 @bp.get("/api/comprovantes/<int:comprovante_id>")
+@requires(COMPROVANTES)
 def detail(comprovante_id: int) -> Any:
     return jsonify(registry.describe(_visible(comprovante_id)))
 
 
 @bp.post("/api/comprovantes")
+@limiter.limit(lambda: get_settings().upload_limit_per_user, key_func=current_user_key,
+               error_message="Muitos envios de comprovantes em pouco tempo.")
+@requires(COMPROVANTES)
 def upload() -> Any:
-    """Accept a receipt: 202 with the job when queued, 200 with the result when processed inline
-    (broker down) or already known (same file); a JSON error and nothing stored otherwise."""
+    """Accept a receipt: 202 with the job when queued (also when the broker is down: the
+    sweeper sends it), 200 when already known (same file); a JSON error and nothing stored
+    otherwise. Someone else's receipt of the same file is named by nothing but the fact."""
     settings = get_settings()
     limit = settings.upload_max_bytes + FORM_OVERHEAD_BYTES
     # Refused on the declared length, before a byte of the body is read.
@@ -86,9 +99,19 @@ def upload() -> Any:
         accepted = validate_upload(upload_file.filename, data)
     except UploadRefused as refused:
         _refuse(refused.message, refused.status, "validation")
+    if retry_after_s := take_daily_upload_bytes(current_user.id, len(data)):
+        log.warning("upload refused reason=daily_volume status=429 user=%s", current_user.id)
+        limit_mb = settings.upload_daily_bytes_per_user / (1024 * 1024)
+        return throttled_response(f"Limite diário de envio de comprovantes atingido ({limit_mb:.0f} "
+                                  f"MB por dia). Tente de novo em {minutes(retry_after_s)}.",
+                                  retry_after_s)
 
     registered = registry.register(data, accepted, pedido, current_user.id)
     comprovante_id, job_id, again = registered.comprovante_id, registered.job_id, False
+    if registered.duplicate and not _may_see(registry.get(comprovante_id)):
+        log.info("duplicate of another user's receipt comprovante=%s user=%s", comprovante_id,
+                 current_user.id)
+        return jsonify(duplicado=True, mensagem=ALREADY_RECEIVED), 200
     if registered.duplicate:
         # The same file again: its receipt, unless it never finished (failed, or stuck past
         # its deadline), which is queued again so the person is not left without a way out.
@@ -109,14 +132,20 @@ def upload() -> Any:
                 f"Este arquivo já tinha sido enviado (comprovante #{comprovante_id}) e não "
                 "terminou de ser lido: foi colocado na fila de novo."))
         return jsonify(body), 202
-    # Seed 004's fallback: no broker, so the OCR runs here and the answer carries the result.
-    job = processing.process_inline(comprovante_id, job_id)
-    receipt = registry.get(comprovante_id)
-    assert receipt is not None
-    body = _answer(comprovante_id, job_id, receipt)
-    body.update(duplicado=again, modo="sincrono", status=job["status"], job=job,
-                mensagem="Fila indisponível: o comprovante foi processado na hora.")
-    return jsonify(body), 200
+    # No broker: the receipt and its queued job are saved, and Beat's sweeper sends the job
+    # once it is past its deadline (STOCKFLOW_JOB_DEADLINES). No OCR in the web process: one
+    # would stall every request and live stream of this gevent worker while it runs.
+    body = _answer(comprovante_id, job_id)
+    body.update(duplicado=again, modo="aguardando_fila", status="queued",
+                mensagem="Fila indisponível agora: o comprovante foi guardado e será lido "
+                         "assim que ela voltar.")
+    return jsonify(body), 202
+
+
+def _may_see(receipt: Any) -> bool:
+    """Whether the signed-in user may read this receipt (their own, or everyone's by role)."""
+    return receipt is not None and (current_user.can(COMPROVANTES_TODOS)
+                                    or receipt.uploaded_by == current_user.id)
 
 
 def _answer(comprovante_id: int, job_id: str | None, receipt: Any = None) -> dict[str, Any]:

@@ -8,16 +8,19 @@ from flask import Blueprint, abort, jsonify, render_template
 from core import sse
 from core.health import fleet
 from core.health.report import recent_rejections, rejection_counts
+from core.models.auth import DISPOSITIVOS
 from core.settings import get_settings
+from web.access import requires
 from web.params import positive_number_arg
 
 bp = Blueprint("health", __name__)
 
-# Any logged-in user may watch the fleet (channel "devices", no sub-channels).
-SSE_CHANNELS = {fleet.CHANNEL: lambda user, rest: rest == ""}
+# Whoever may see the fleet may watch it (channel "devices", no sub-channels).
+SSE_CHANNELS = {fleet.CHANNEL: lambda user, rest: rest == "" and user.can(DISPOSITIVOS)}
 
 
 @bp.get("/dispositivos")
+@requires(DISPOSITIVOS)
 def index() -> Any:
     since = sse.latest_id(fleet.CHANNEL)
     settings = get_settings()
@@ -30,6 +33,7 @@ def index() -> Any:
 
 
 @bp.get("/dispositivos/<raspberry_id>")
+@requires(DISPOSITIVOS)
 def device(raspberry_id: str) -> Any:
     since = sse.latest_id(fleet.CHANNEL)
     detail = fleet.get_device(raspberry_id)
@@ -40,12 +44,14 @@ def device(raspberry_id: str) -> Any:
 
 
 @bp.get("/api/dispositivos")
+@requires(DISPOSITIVOS)
 def api_fleet() -> Any:
     since = sse.latest_id(fleet.CHANNEL)
     return jsonify(devices=fleet.fleet(), since=since)
 
 
 @bp.get("/api/dispositivos/<raspberry_id>/historico")
+@requires(DISPOSITIVOS)
 def api_history(raspberry_id: str) -> Any:
     hours = positive_number_arg("horas", 24.0, maximum=24 * 31)
     if fleet.get_device(raspberry_id) is None:

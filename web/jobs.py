@@ -7,6 +7,7 @@ from flask import Blueprint, abort, jsonify
 from flask_login import current_user
 
 from core import jobs
+from web.access import LOGGED_IN, requires
 
 bp = Blueprint("jobs", __name__)
 
@@ -21,6 +22,7 @@ SSE_CHANNELS = {"job": may_read_job}
 
 
 @bp.get("/jobs/<job_id>/status")
+@requires(LOGGED_IN)
 def status(job_id: str) -> Any:
     state = jobs.get_status(job_id) if len(job_id) <= 36 else None
     if state is None:

@@ -9,16 +9,19 @@ from sqlalchemy import text
 
 from core.db import get_engine
 from core.redis_client import get_redis
+from web.access import PUBLIC, requires
 
 bp = Blueprint("probes", __name__)
 
 
 @bp.get("/healthz")
+@requires(PUBLIC)
 def healthz() -> Any:
     return jsonify(status="ok")
 
 
 @bp.get("/readyz")
+@requires(PUBLIC)
 def readyz() -> Any:
     checks = {"database": _check(_database), "redis": _check(_redis),
               "broker": _check(_broker), "workers": _check(_workers)}

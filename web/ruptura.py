@@ -13,8 +13,10 @@ from sqlalchemy import Select, func, or_, select
 
 from core.db import session_scope
 from core.models import Pedido, PedidoItem
+from core.models.auth import CARTEIRA
 from core.ruptura import analises, regras
 from core.settings import get_settings
+from web.access import requires
 from web.params import choice_arg, date_arg, int_arg, text_arg, text_value
 
 bp = Blueprint("ruptura", __name__)
@@ -78,6 +80,7 @@ def brl(valor: Decimal) -> str:
 
 
 @bp.get("/carteira")
+@requires(CARTEIRA)
 def index() -> Any:
     """The open orders, paginated and filtered; the page's JS analyses the visible ones."""
     filtros = Filtros.da_requisicao()
@@ -102,6 +105,7 @@ def index() -> Any:
 
 
 @bp.post("/api/carteira/ruptura/analises")
+@requires(CARTEIRA)
 def iniciar_analise() -> Any:
     """Start an analysis of the posted orders: 202 with its id and SSE channel."""
     pedidos = (request.get_json(silent=True) or {}).get("pedidos")
@@ -118,6 +122,7 @@ def iniciar_analise() -> Any:
 
 
 @bp.get("/api/carteira/ruptura/analises/<analise_id>")
+@requires(CARTEIRA)
 def resultados_da_analise(analise_id: str) -> Any:
     """Progress and stored results of the current user's analysis (reconnect, second tab)."""
     estado = analises.estado(analise_id)
@@ -127,6 +132,7 @@ def resultados_da_analise(analise_id: str) -> Any:
 
 
 @bp.post("/api/carteira/ruptura/pedidos/<num_pedido>")
+@requires(CARTEIRA)
 def reanalisar_pedido(num_pedido: str) -> Any:
     """Re-analyse one order now, in this request (no worker), on fresh data."""
     num_pedido = text_value("num_pedido", num_pedido, 30)

@@ -21,7 +21,15 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, jsonify, request, stream_with_context
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    jsonify,
+    request,
+    stream_with_context,
+)
 from flask_login import current_user
 
 from core.redis_client import get_redis
@@ -40,6 +48,7 @@ REPLAY_PAGE = 500
 # A Redis stream id as Redis writes it: ASCII digits only, bounded (ms fits 64 bits).
 STREAM_ID = re.compile(r"[0-9]{1,19}-[0-9]{1,19}")
 U64_MAX = 2**64 - 1
+from web.access import LOGGED_IN, requires
 
 bp = Blueprint("sse", __name__)
 
@@ -75,6 +84,7 @@ def valid_id(event_id: str) -> bool:
 
 
 @bp.get("/stream")
+@requires(LOGGED_IN)
 def stream() -> Any:
     """Open a live stream on the requested channels (see the module's docstring)."""
     channels = list(dict.fromkeys(request.args.getlist("channel")))

@@ -222,7 +222,8 @@ class StreamHub:
         return redis.Redis.from_url(get_settings().effective_redis_url, decode_responses=True,
                                     socket_connect_timeout=5,
                                     socket_timeout=BLOCK_MS / 1000 + 10,
-                                    health_check_interval=30, client_name="stockflow-sse-hub")
+                                    health_check_interval=30, client_name="stockflow-sse-hub",
+                                    **get_settings().redis_ssl_options())
 
     def _run(self) -> None:
         connection = self._connection()

@@ -9,19 +9,23 @@ from typing import Any
 from flask import Blueprint, abort, jsonify, render_template, request, url_for
 from flask_login import current_user
 
-from core import sse
+from core import audit, sse
+from core.models.auth import CONSINCO, DADOS_PESSOAIS, SYNC, SYNC_EXECUTAR
 from core.sync import locks, rejections, runs
 from core.sync.consinco.entities import ENTITIES, get_entity
 from core.sync.consinco.queries import INCREMENTAL, read_page
 from core.sync.consinco.source import source_session
 from core.sync.replay import start_replay
 from core.sync.trigger import SSE_CHANNEL, SyncNotConfigured, Trigger, trigger
+from web.access import require, requires
 from web.params import int_arg
 
 bp = Blueprint("sync", __name__)
 
-# Any logged-in user may watch the sync runs (one channel, no sub-channels).
-SSE_CHANNELS = {SSE_CHANNEL: lambda user, rest: rest == ""}
+# Whoever may see the sync page may watch its runs (one channel, no sub-channels).
+SSE_CHANNELS = {SSE_CHANNEL: lambda user, rest: rest == "" and user.can(SYNC)}
+# Source entities whose rows are people's personal data (CPF, phone, birth date, e-mail).
+PERSONAL_DATA_ENTITIES = {"clientes"}
 
 MAX_PAGE = 500
 MAX_INT = 10**18
@@ -35,6 +39,7 @@ STATUS_LABELS = {"running": "em andamento", "finished": "concluída", "failed": 
 
 
 @bp.get("/sync")
+@requires(SYNC)
 def index() -> Any:
     """Each entity's last run with a trigger button, the run history (live over SSE), and
     a page of rejected rows (?entidade=&situacao=&pagina=) with replay buttons."""
@@ -51,6 +56,7 @@ def index() -> Any:
 
 
 @bp.get("/api/plusoft/rejeicoes")
+@requires(SYNC)
 def rejection_list() -> Any:
     """Rejected rows, newest first: ?entidade=&situacao=pendente|resolvida|todas&pagina=1
     &por_pagina=50 (at most 500)."""
@@ -61,6 +67,7 @@ def rejection_list() -> Any:
 
 
 @bp.post("/api/plusoft/rejeicoes/<int:number>/reenviar")
+@requires(SYNC_EXECUTAR)
 def replay_one(number: int) -> Any:
     """Replay one rejected row: re-read it from the source, map it and send it (a job)."""
     rejection = rejections.get(number)
@@ -75,6 +82,7 @@ def replay_one(number: int) -> Any:
 
 
 @bp.post("/api/plusoft/<entidade>/rejeicoes/reenviar")
+@requires(SYNC_EXECUTAR)
 def replay_all(entidade: str) -> Any:
     """Replay every pending rejected row of an entity (a job)."""
     _entity_or_404(entidade)
@@ -84,9 +92,13 @@ def replay_all(entidade: str) -> Any:
 
 
 @bp.get("/api/consinco/<entidade>")
+@requires(CONSINCO)
 def source_page(entidade: str) -> Any:
-    """A page of source rows in key order: ?pular=0&limite=100 (limite at most 500)."""
+    """A page of source rows in key order: ?pular=0&limite=100 (limite at most 500);
+    clientes only for those who may read personal data."""
     entity = _entity_or_404(entidade)
+    if entidade in PERSONAL_DATA_ENTITIES:
+        require(DADOS_PESSOAIS)
     skip = _int_arg("pular", 0, minimum=0)
     limit = _int_arg("limite", 100, minimum=1, maximum=MAX_PAGE)
     with source_session() as session:
@@ -97,6 +109,7 @@ def source_page(entidade: str) -> Any:
 
 
 @bp.post("/api/plusoft/<entidade>/sincronizar")
+@requires(SYNC_EXECUTAR)
 def sync_one(entidade: str) -> Any:
     """Sync one entity: body {"modo": "incremental" | "full"} (optional)."""
     _entity_or_404(entidade)
@@ -104,12 +117,14 @@ def sync_one(entidade: str) -> Any:
 
 
 @bp.post("/api/plusoft/sincronizar")
+@requires(SYNC_EXECUTAR)
 def sync_all() -> Any:
     """Sync every entity in order: filiais, produtos, clientes, vendas."""
     return _trigger(list(ENTITIES))
 
 
 @bp.get("/api/plusoft/execucoes")
+@requires(SYNC)
 def history() -> Any:
     """The newest runs first: ?entidade=vendas&limite=30."""
     entidade = request.args.get("entidade") or None
@@ -126,11 +141,16 @@ def _trigger(entidades: list[str]) -> Any:
     mode = str(body.get("modo") or request.args.get("modo") or INCREMENTAL)
     if mode not in runs.MODES:
         abort(422, description=f"Modo inválido: {mode!r}. Use 'incremental' ou 'full'.")
+    target = ",".join(entidades)
     try:
         # No owner: a second user triggering the same entity is answered with this job.
         started: Trigger = trigger(entidades, mode, triggered_by=current_user.username)
     except SyncNotConfigured as exc:
+        audit.record("sync.trigger", actor=None, target=target, outcome="failed",
+                     detail={"modo": mode, "erro": str(exc)})
         abort(503, description=str(exc))
+    audit.record("sync.trigger", actor=None, target=target, detail={
+        "modo": mode, "job_id": started.job_id, "ja_em_andamento": not started.created})
     answer = {"job_id": started.job_id, "entidades": entidades, "modo": mode,
               "ja_em_andamento": not started.created,
               "status_url": url_for("jobs.status", job_id=started.job_id)}
@@ -142,7 +162,12 @@ def _replay(entidade: str, ids: list[int] | None) -> Any:
     try:
         started = start_replay(entidade, ids, triggered_by=current_user.username)
     except SyncNotConfigured as exc:
+        audit.record("sync.rejection.replay", actor=None, target=entidade, outcome="failed",
+                     detail={"rejeicoes": ids, "erro": str(exc)})
         abort(503, description=str(exc))
+    audit.record("sync.rejection.replay", actor=None, target=entidade,
+                 outcome="ok" if started.created else "failed",
+                 detail={"rejeicoes": ids, "job_id": started.job_id})
     if not started.created:
         abort(409, description=(f"{entidade.capitalize()} está sincronizando agora (job "
                                 f"{started.job_id}); reenvie quando terminar."))

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
+from core import devices
 from core.db import dialect_name, session_scope
 from core.models import BaixaLeitura, Produto, ProdutoRemovido
 from core.models.baixa import ALREADY_REMOVED, INVALID, NOT_FOUND, REMOVED
@@ -32,6 +33,8 @@ PRODUCT_ID_RE = re.compile(r"[0-9]{1,18}")
 # scripts' digits, in 36 characters).
 SCAN_ID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 BAD_SCAN_ID = "scan_id não é um UUID"
+# The outcome of a scan the device registry refuses (core/devices.py): never written off.
+REFUSED = "refused"
 
 
 def store_channel(store_key: str) -> str:
@@ -99,7 +102,8 @@ def begin_read_committed(session: Session) -> None:
 def registrar_baixa(scan_id: Any = None, product_id: Any = None, store_key: Any = None,
                     device_id: Any = None, scanned_at: Any = None) -> dict[str, Any]:
     """Write the scanned product off (tb_produto -> tb_produto_removido) once per scan_id and
-    return the scan's outcome (removed / already_removed / not_found / invalid).
+    return the scan's outcome (removed / already_removed / not_found / invalid / refused:
+    a device the registry does not allow for that store, while it is required).
 
     A scan_id seen before returns its first outcome unchanged. Raises BaixaUnavailable when
     the database cannot be reached.
@@ -149,6 +153,8 @@ def _registrar(scan_id: str, product_id: Any, store_key: Any, device_id: Any, sc
             scanned_at=_parse_scanned_at(scanned_at), processed_at=utcnow())
         if problems:
             record.outcome, record.reason = INVALID, "; ".join(problems)[:255]
+        elif refused := devices.refusal(device_id, store_key, session):
+            record.outcome, record.reason = REFUSED, f"Leitura recusada: {refused}."[:255]
         else:
             write_off(session, record, int(str(product_id)))
         session.add(record)

@@ -1,7 +1,9 @@
 """Process one stored receipt: read its text (OCR), extract the PIX fields, check the payee, save.
 
 Callable without Celery: the `comprovantes.processar` task wraps `process`; `enqueue` hands
-a receipt to it, and the upload falls back to `process_inline` when the broker is unreachable.
+a receipt to it. When the broker is unreachable the receipt stays queued (its job row holds
+the task) and Beat's sweeper (maintenance.sweep_jobs) sends it later: OCR never runs in the
+web process.
 """
 from __future__ import annotations
 
@@ -45,8 +47,8 @@ def enqueue(comprovante_id: int, job_id: str) -> bool:
     try:
         enqueue_task(TASK_NAME, task_kwargs(comprovante_id, job_id), timeout_s=BROKER_TIMEOUT_S)
     except BrokerUnavailable:
-        log.warning("processing inline (broker unreachable) comprovante=%s job=%s",
-                    comprovante_id, job_id)
+        log.warning("broker unreachable, receipt left queued for the sweeper comprovante=%s "
+                    "job=%s", comprovante_id, job_id)
         return False
     return True
 
@@ -112,22 +114,3 @@ def record_failure(comprovante_id: int, message: str) -> None:
         if receipt is not None and receipt.status != CONCLUIDO:
             receipt.status, receipt.erro, receipt.processado_em = ERRO, message, utcnow()
 
-
-def process_inline(comprovante_id: int, job_id: str) -> dict[str, Any]:
-    """Process in the caller (no broker): keep the job registry in step; return the job's status."""
-    jobs.mark_started(job_id)
-    try:
-        result = process(comprovante_id, job_id)
-    except OcrError as exc:
-        record_failure(comprovante_id, str(exc))
-        jobs.mark_failed(job_id, str(exc))
-    except Exception as exc:
-        log.exception("inline processing failed comprovante=%s", comprovante_id)
-        message = "Erro inesperado ao processar o comprovante."
-        record_failure(comprovante_id, message)
-        jobs.mark_failed(job_id, f"{message} ({type(exc).__name__})")
-    else:
-        jobs.mark_finished(job_id, result)
-    status = jobs.get_status(job_id)
-    assert status is not None
-    return status

@@ -13,6 +13,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from core.models.types import utcnow
 from core.redis_client import get_redis
@@ -23,6 +25,8 @@ log = logging.getLogger(__name__)
 REJECTED_KEY = "stockflow:health:rejected"
 RECENT_REJECTIONS_KEY = "stockflow:health:rejected:recent"
 RECENT_REJECTIONS_KEPT = 50
+# The rejection code of a report the device registry refuses (registry_refusal).
+REFUSED_DEVICE = "refused_device"
 
 # A Pi whose clock runs ahead would otherwise block every later report (older never
 # overwrites newer), so reported_at is clamped to the server's clock plus this slack.
@@ -172,6 +176,20 @@ def to_row(report: HealthReport, received_at: datetime) -> dict[str, Any]:
         "reported_at": reported_at,
         "last_update": received_at,
     }
+
+
+def registry_refusal(row: dict[str, Any]) -> InvalidReport | None:
+    """Return the device registry's refusal of a parsed report (an unknown or revoked device,
+    or a store it is not assigned to: core/devices.py), or None when it is allowed. Raises
+    core.health.store.DatabaseUnavailable when the registry cannot be read (try later)."""
+    from core import devices
+    from core.health.store import DatabaseUnavailable
+
+    try:
+        reason = devices.refusal(row["raspberry_id"], row["store_key"])
+    except (OperationalError, InterfaceError, PoolTimeoutError) as exc:
+        raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+    return InvalidReport(REFUSED_DEVICE, f"relatório recusado: {reason}") if reason else None
 
 
 def reject(error: InvalidReport, source: str, raw: Any = None) -> None:

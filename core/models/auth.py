@@ -1,4 +1,5 @@
-"""Users of the web UI and the API tokens scripts use instead of a cookie."""
+"""Users of the web UI, their roles and what each role may do, and the API tokens scripts
+use instead of a cookie."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -9,6 +10,39 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.db import Base
 from core.models.types import UTCDateTime, utcnow
 
+# Permissions: what a route (web/access.py) or an SSE channel asks of the signed-in user.
+BAIXAS = "baixas"                          # the baixas page: scan feed, history, undos
+BAIXAS_ESTORNAR = "baixas.estornar"        # undo a write-off
+BAIXAS_REENVIAR = "baixas.reenviar"        # the baixa dead letters and their replay
+COMPROVANTES = "comprovantes"              # upload receipts and read one's own
+COMPROVANTES_TODOS = "comprovantes.todos"  # read everyone's receipts
+CARTEIRA = "carteira"                      # the carteira page and ruptura analyses
+DISPOSITIVOS = "dispositivos"              # the Pi fleet's health
+SYNC = "sync"                              # sync page: runs, history, rejected rows
+SYNC_EXECUTAR = "sync.executar"            # start a sync, replay rejected rows
+CONSINCO = "consinco"                      # Consinco source rows without personal data
+DADOS_PESSOAIS = "dados_pessoais"          # Consinco clientes: CPF, phone, birth date
+USUARIOS = "usuarios"                      # users, roles and tokens
+AUDITORIA = "auditoria"                    # the audit trail
+FLOWER = "flower"                          # Celery's Flower (revokes and runs tasks)
+
+PERMISSIONS = frozenset({
+    BAIXAS, BAIXAS_ESTORNAR, BAIXAS_REENVIAR, COMPROVANTES, COMPROVANTES_TODOS, CARTEIRA,
+    DISPOSITIVOS, SYNC, SYNC_EXECUTAR, CONSINCO, DADOS_PESSOAIS, USUARIOS, AUDITORIA, FLOWER})
+
+LOJA, FINANCEIRO, TI, ADMIN = "loja", "financeiro", "ti", "admin"
+# Each role's permissions (docs/access.md is this table in words). Least privilege: a user
+# created without a role is store staff.
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    LOJA: frozenset({BAIXAS, COMPROVANTES}),
+    FINANCEIRO: frozenset({COMPROVANTES, COMPROVANTES_TODOS, CARTEIRA}),
+    TI: frozenset({BAIXAS, BAIXAS_REENVIAR, DISPOSITIVOS, SYNC, SYNC_EXECUTAR, CONSINCO}),
+    ADMIN: PERMISSIONS,
+}
+ROLES = tuple(ROLE_PERMISSIONS)
+ROLE_LABELS = {LOJA: "Loja", FINANCEIRO: "Financeiro", TI: "TI / operação", ADMIN: "Administrador"}
+DEFAULT_ROLE = LOJA
+
 
 class User(Base):
     __tablename__ = "users"
@@ -17,9 +51,17 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(80), unique=True)
     name: Mapped[str] = mapped_column(String(120), default="")
     password_hash: Mapped[str] = mapped_column(String(255))
-    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    role: Mapped[str] = mapped_column(String(16), default=DEFAULT_ROLE, server_default=DEFAULT_ROLE)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def can(self, permission: str) -> bool:
+        """Whether this user's role grants the permission."""
+        return permission in ROLE_PERMISSIONS.get(self.role, frozenset())
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ADMIN
 
     # Flask-Login's protocol
     @property
@@ -39,7 +81,8 @@ class User(Base):
 
 
 class ApiToken(Base):
-    """A bearer token for scripts; only its SHA-256 is stored."""
+    """A bearer token for scripts; only its SHA-256 is stored. It acts with its user's role
+    until it expires or is revoked."""
 
     __tablename__ = "api_tokens"
 
@@ -49,3 +92,9 @@ class ApiToken(Base):
     label: Mapped[str] = mapped_column(String(120), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    def usable(self, now: datetime) -> bool:
+        """Whether the token still opens the API at `now` (not revoked, not expired)."""
+        return self.revoked_at is None and now < self.expires_at

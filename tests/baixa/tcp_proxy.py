@@ -9,11 +9,14 @@ from standins import embedded_redis
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:<port> to upstream; cut() drops every connection and refuses new
-    ones (as a dead server would), restore() listens again on the same port."""
+    """Forwards <listen_host>:<port> (127.0.0.1 unless told) to upstream; cut() drops every
+    connection and refuses new ones (as a dead server would), restore() listens again on the
+    same port."""
 
-    def __init__(self, upstream_host: str, upstream_port: int) -> None:
+    def __init__(self, upstream_host: str, upstream_port: int,
+                 listen_host: str = "127.0.0.1") -> None:
         self.upstream = (upstream_host, upstream_port)
+        self.listen_host = listen_host
         self.port = embedded_redis.free_port()
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
@@ -23,7 +26,7 @@ class TcpProxy:
     def restore(self) -> None:
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
+        listener.bind((self.listen_host, self.port))
         listener.listen(64)
         self._listener = listener
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()

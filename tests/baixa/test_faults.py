@@ -5,7 +5,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
@@ -31,6 +30,7 @@ from tests.baixa.support import (
 from tests.baixa.tcp_proxy import TcpProxy
 from tests.support.database import use_database
 from tests.support.waiting import wait_until
+from tests.support.workers import kill_pool
 
 
 @pytest.mark.mariadb
@@ -50,10 +50,7 @@ def test_kill_9_worker_mid_baixa_redelivers_and_removes_once(tmp_path: Path, db:
         wait_until(lambda: client.hlen("unacked") == 1 and client.llen("baixa") == 0, 30,
                  "the worker to take the task")
         time.sleep(0.3)
-        children = psutil.Process(worker.pid).children()
-        assert children
-        for child in children:
-            child.kill()  # SIGKILL the process running the baixa
+        kill_pool(worker)  # SIGKILL the process running the baixa
         transaction.rollback()
         wait_until(lambda: removals_by_product([900_001]), 60, "the redelivered baixa")
     finally:

@@ -124,7 +124,7 @@ def test_browser_live_feed_search_and_undo(page: Any) -> None:
 
     page.fill("#history-search input[name=q]", "Produto 50")
     page.click("#history-search button[type=submit]")
-    page.wait_for_function("document.querySelectorAll('#history tbody tr').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('#history tbody tr').length === 1")
     page.click("#history tbody tr >> text=Estornar")
     page.fill("#undo-form textarea[name=motivo]", "Produto ainda na prateleira")
     page.click("#undo-form button[type=submit]")

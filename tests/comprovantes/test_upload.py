@@ -200,24 +200,41 @@ def test_markup_is_found_in_any_letter_case_anywhere(markup: bytes) -> None:
     assert not has_markup(png) and not has_markup(b"<svg width=1>" + png) and not has_markup(b"javascript")
 
 
-def test_broker_down_falls_back_to_processing_in_the_request(client: Any, monkeypatch: Any,
-                                                             caplog: Any) -> None:
-    # Must survive: with no broker, the upload still answers with the extracted result.
-    from core.celery_app import celery_app
+def test_broker_down_keeps_the_receipt_queued_for_the_sweeper(client: Any, worker: Any,
+                                                              monkeypatch: Any, caplog: Any) -> None:
+    # Must survive: with no broker the upload is kept (202, receipt and queued job saved, no
+    # OCR in the web process); once the broker is back the sweeper sends it and it is read.
+    from datetime import timedelta
 
-    # The broker URL now points at a closed port; the cached producer pool is dropped so the
-    # next publish connects there (monkeypatch puts the working pool back afterwards).
-    monkeypatch.setitem(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
-    monkeypatch.setattr(celery_app.amqp, "_producer_pool", None)
+    from sqlalchemy import update
+
+    from core import jobs
+    from core.celery_app import celery_app
+    from core.models.types import utcnow
+    from core.settings import get_settings
+    from tasks.base import give_up_job
+
     receipt = make_receipt("picpay", 35)
-    response = post(client, "picpay.pdf", render_pdf(receipt))
-    assert response.status_code == 200, response.get_data(as_text=True)
+    with monkeypatch.context() as broker_down:
+        # The broker URL points at a closed port; the cached producer pool is dropped so the
+        # next publish connects there (the context puts the working pool back afterwards).
+        broker_down.setitem(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+        broker_down.setattr(celery_app.amqp, "_producer_pool", None)
+        response = post(client, "picpay.pdf", render_pdf(receipt))
+    assert response.status_code == 202, response.get_data(as_text=True)
     body = response.get_json()
-    assert body["modo"] == "sincrono" and body["status"] == "finished"
-    assert body["job"]["result"]["comprovante_id"] == body["comprovante_id"]
-    assert Decimal(body["comprovante"]["valor"]) == receipt.valor
-    assert body["comprovante"]["id_transacao"] == receipt.e2e
-    assert "broker unreachable" in caplog.text
+    assert body["modo"] == "aguardando_fila" and body["status"] == "queued"
+    assert "será lido" in body["mensagem"] and "broker unreachable" in caplog.text
+    assert client.get(f"/api/comprovantes/{body['comprovante_id']}").get_json()["status"] == "recebido"
+
+    deadline_s = get_settings().job_deadline_s("comprovantes")
+    with session_scope() as session:
+        session.execute(update(Job).where(Job.id == body["job_id"]).values(
+            updated_at=utcnow() - timedelta(seconds=deadline_s + 60)))
+    assert jobs.sweep(give_up=give_up_job)["resent"] == 1  # Beat's sweep_jobs, run here
+    assert wait_for_job(body["job_id"])["status"] == "finished"
+    saved = client.get(f"/api/comprovantes/{body['comprovante_id']}").get_json()
+    assert Decimal(saved["valor"]) == receipt.valor and saved["id_transacao"] == receipt.e2e
 
 
 def test_unreadable_receipt_fails_with_a_readable_error_and_no_retry(client: Any, worker: Any) -> None:

@@ -72,11 +72,11 @@ def test_login_does_not_redirect_off_site(live_server: Any) -> None:
 
 def test_users_cli_creates_a_user(app: Any) -> None:
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["users", "create", "joao", "--name", "João"],
+    result = runner.invoke(args=["users", "add", "joao", "--name", "João"],
                            input="senha-do-joao\nsenha-do-joao\n")
     assert result.exit_code == 0, result.output
     from core.users import authenticate
 
     assert authenticate("joao", "senha-do-joao").name == "João"
-    short = runner.invoke(args=["users", "create", "x", "--password", "curta"])
-    assert short.exit_code != 0 and "8 caracteres" in short.output
+    short = runner.invoke(args=["users", "add", "x", "--password", "curta"])
+    assert short.exit_code != 0 and "12 caracteres" in short.output

@@ -31,7 +31,7 @@ def test_docker_compose_config_is_accepted() -> None:
         pytest.fail("neither docker-compose nor docker compose is installed "
                     "(platform/bootstrap.sh --test-tools installs docker-compose)")
     env = {**os.environ, "STOCKFLOW_SECRET_KEY": "k" * 40, "MARIADB_PASSWORD": "p",
-           "MARIADB_ROOT_PASSWORD": "r", "STOCKFLOW_FLOWER_BASIC_AUTH": "ops:pw"}
+           "MARIADB_ROOT_PASSWORD": "r", "REDIS_PASSWORD": "rp", "STOCKFLOW_FLOWER_BASIC_AUTH": "ops:pw"}
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     text = (ROOT / "docker-compose.yml").read_text()

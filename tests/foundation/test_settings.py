@@ -8,12 +8,7 @@ import pytest
 
 from core.settings import DEV_SECRET_KEY, ConfigurationError, Settings
 from tests.support.environment import ROOT
-
-PRODUCTION = {
-    "env": "production", "secret_key": "x" * 48,
-    "database_url": "mysql+mysqldb://stockflow@db/stockflow",
-    "redis_url": "redis://redis:6379/0", "flower_basic_auth": "ops:long-password",
-}
+from tests.support.settings import PRODUCTION
 
 
 def test_production_with_development_secret_refuses_with_clear_message() -> None:

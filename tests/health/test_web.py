@@ -49,13 +49,14 @@ def test_device_page_and_history(client: Any) -> None:
     assert client.get("/api/dispositivos/pi-ok/historico?horas=-1").status_code == 400
 
 
-def test_devices_channel_is_for_any_logged_in_user(app: Any, users: dict[str, Any]) -> None:
+def test_devices_channel_is_for_those_who_see_the_fleet(app: Any, users: dict[str, Any]) -> None:
     class Anonymous:
         is_authenticated = False
 
     with app.app_context():
-        assert may_read(users["ana"], "devices")
-        assert not may_read(users["ana"], "devices:pi-ok")
+        assert may_read(users["admin"], "devices")
+        assert not may_read(users["admin"], "devices:pi-ok")
+        assert not may_read(users["ana"], "devices")  # store staff (role "loja")
         assert not may_read(Anonymous(), "devices")
 
 

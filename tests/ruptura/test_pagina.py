@@ -23,7 +23,9 @@ def test_page_analyses_every_visible_order_live_and_opens_the_details(db: str, w
     painel.locator(".ruptura-progresso-info").wait_for()
     assert painel.locator(".ruptura-progresso-info").inner_text() == "Processando 45 pedidos com 2 workers..."
     page.wait_for_function(
-        "document.querySelector('#ruptura-progresso .progress-bar').textContent === '100%'", timeout=30_000)
+        # A function, not an expression: Playwright evals an expression, which the CSP refuses.
+        "() => document.querySelector('#ruptura-progresso .progress-bar').textContent === '100%'",
+        timeout=30_000)
     assert "Concluído: 45 pedidos" in painel.locator(".ruptura-progresso-resumo").inner_text()
     assert painel.locator(".progress-bar").evaluate("el => el.style.width") == "100%"
 

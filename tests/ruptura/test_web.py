@@ -78,6 +78,9 @@ def test_sse_cut_mid_analysis_then_resumed_with_last_event_id_misses_nothing(
 
 
 def test_analyses_are_isolated_per_user(carteira: Carteira, worker: Any, live_server: Any) -> None:
+    from core.users import set_role
+
+    set_role("ana", "financeiro")  # she may use the carteira, just not read others' analyses
     nums = pedidos_simples(carteira, 3)
     admin, ana = live_server.session(), live_server.session("ana", "ana-password")
     nova = start(admin, live_server.url, nums)

@@ -8,6 +8,8 @@
 - workers: spawn_worker (a `celery -A tasks worker` process on the session's broker).
 - web: login (test client), LiveServer (the app over HTTP).
 - sse: a minimal SSE client over requests (the benchmarks use it too).
+- brokers: Redis or an isolated RabbitMQ vhost per test (outage and back), spawn_worker_on a
+  broker, a test-made CA, a TLS-only redis-server and a TLS front for RabbitMQ.
 
 Importing this package itself runs nothing, so `tests.support.sse` is safe outside pytest.
 """

@@ -51,3 +51,13 @@ def stop_worker(process: subprocess.Popen[bytes], timeout_s: float = 20) -> None
         process.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+def kill_pool(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL every pool process of a worker (those running tasks); its main process lives."""
+    import psutil
+
+    children = psutil.Process(process.pid).children()
+    assert children, "the worker has pool processes"
+    for child in children:
+        child.kill()

@@ -13,6 +13,7 @@ from core.sync import locks
 from core.sync.consinco.entities import ENTITIES
 from core.sync.trigger import SyncNotConfigured, Trigger, ensure_configured, trigger
 from standins.plusoft import PlusoftStandIn
+from tests.support.settings import PRODUCTION
 from tests.support.waiting import wait_until
 from tests.sync.support import load_source, wait_for_job
 
@@ -138,8 +139,7 @@ def test_page_shows_entities_and_live_progress(page: Any, worker: Any, standin: 
 
 
 def test_production_refuses_to_sync_the_demo_source_or_the_stand_in() -> None:
-    production = dict(env="production", secret_key="s" * 40, redis_url="redis://redis:6379/0",
-                      database_url="mysql+mysqldb://stockflow@db/stockflow", flower_basic_auth="a:b")
+    production = PRODUCTION
     with pytest.raises(SyncNotConfigured, match="STOCKFLOW_CONSINCO_URL, STOCKFLOW_PLUSOFT_BASE_URL"):
         ensure_configured(Settings(**production))
     ensure_configured(Settings(**production, consinco_url="oracle+oracledb://u:p@erp:1521/?service_name=C",

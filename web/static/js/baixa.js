@@ -12,11 +12,12 @@
   if (!root) return;
 
   const store = root.dataset.store;
-  const isAdmin = root.dataset.admin === "true";
+  const mayUndo = root.dataset.undo === "true";
+  const mayReplay = root.dataset.replay === "true";
   const status = document.getElementById("live-status");
   const OUTCOME_LABELS = {
     removed: "Retirado", already_removed: "Já retirado",
-    not_found: "Não encontrado", invalid: "Inválido",
+    not_found: "Não encontrado", invalid: "Inválido", refused: "Recusado",
   };
   const FEED_MAX = 100;
   const seen = new Set();
@@ -116,7 +117,7 @@
       const tr = document.createElement("tr");
       tr.dataset.idRemovido = item.id_removido;
       const actions = document.createElement("td");
-      if (isAdmin) actions.append(button("Estornar", "btn-warning", () => openUndo(item)));
+      if (mayUndo) actions.append(button("Estornar", "btn-warning", () => openUndo(item)));
       tr.append(cell(Stockflow.formatDateTime(item.data_retirada)), cell(item.product_id),
         cell(item.descricao), cell(item.codigo_barras), cell(item.lote),
         cell(item.responsavel_retirada), cell(item.device_id), actions);
@@ -138,11 +139,12 @@
   }
 
   async function loadDeadLetters() {
+    if (!mayReplay) return;  // the section is only on the page for those who may replay
     const data = await Stockflow.api("/api/baixas/dead-letters");
     fill("dead-letters", data.items.map((item) => {
       const tr = document.createElement("tr");
       const actions = document.createElement("td");
-      if (isAdmin) {
+      if (mayReplay) {
         actions.append(button("Reenviar", "btn-info", async (event) => {
           event.target.disabled = true;
           try {

@@ -1,5 +1,11 @@
 // Shared by every page: CSRF-aware fetch and a reconnecting SSE subscription.
 "use strict";
+// Widths the server renders (a progress bar's): the Content-Security-Policy allows no
+// style="..." attribute, so the template says data-width="42" and this sets it.
+for (const node of document.querySelectorAll("[data-width]")) {
+  node.style.width = `${node.dataset.width}%`;
+}
+
 window.Stockflow = (function () {
   const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
 

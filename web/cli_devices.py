@@ -1,0 +1,73 @@
+"""Operator commands for the device registry: `flask --app web devices add | revoke | list`."""
+from __future__ import annotations
+
+import getpass
+
+import click
+from flask import Flask
+
+from core import devices
+from core.device_brokers import BROKERS, BrokerAdminError
+
+
+def _operator() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no passwd entry (a container's numeric user)
+        return "cli"
+
+
+def register_devices_cli(app: Flask) -> None:
+    """Attach the `devices` group to the app's `flask` CLI."""
+
+    @app.cli.group("devices")
+    def devices_group() -> None:
+        """Each Pi's identity: broker credentials and the stores it scans for."""
+
+    @devices_group.command("add")
+    @click.argument("device_id")
+    @click.option("--store", "stores", multiple=True, required=True,
+                  help="Loja (store_key) do dispositivo; repita para mais de uma.")
+    @click.option("--broker", type=click.Choice(BROKERS), default=None,
+                  help="Broker do usuário (padrão: o de STOCKFLOW_DEVICE_BROKER_URL).")
+    @click.option("--broker-url", default=None,
+                  help="Broker como o Pi o alcança, sem credenciais (padrão: a configuração).")
+    def devices_add(device_id: str, stores: tuple[str, ...], broker: str | None,
+                    broker_url: str | None) -> None:
+        """Issue a device's broker user and print the agent's environment file (once)."""
+        try:
+            issued = devices.add_device(device_id, stores, _operator(), broker, broker_url)
+        except devices.DeviceError as exc:
+            raise click.UsageError(str(exc)) from exc
+        except BrokerAdminError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(issued.env_file, nl=False)
+        click.echo(f"dispositivo {issued.device_id} cadastrado (usuário {issued.broker_user})",
+                   err=True)
+        if issued.note:
+            click.echo(issued.note, err=True)
+
+    @devices_group.command("revoke")
+    @click.argument("device_id")
+    def devices_revoke(device_id: str) -> None:
+        """Revoke a device: the workers refuse it and its broker user is deleted."""
+        try:
+            device = devices.revoke_device(device_id, _operator())
+        except devices.DeviceError as exc:
+            raise click.UsageError(str(exc)) from exc
+        except BrokerAdminError as exc:
+            raise click.ClickException(f"{exc} (o dispositivo já está revogado no cadastro; "
+                                       "rode revoke de novo para apagar o usuário)") from exc
+        click.echo(f"dispositivo {device.device_id} revogado; usuário {device.broker_user} "
+                   "apagado do broker")
+
+    @devices_group.command("list")
+    def devices_list() -> None:
+        """List the registered devices (tab-separated)."""
+        for device in devices.list_devices():
+            revoked = (f"{device.revoked_at:%Y-%m-%d %H:%M} por {device.revoked_by}"
+                       if device.revoked_at else "-")
+            click.echo("\t".join([device.device_id, device.state, ",".join(device.store_keys),
+                                  device.broker, device.broker_user,
+                                  f"{device.created_at:%Y-%m-%d %H:%M} por {device.created_by}",
+                                  revoked]))
