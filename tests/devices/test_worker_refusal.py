@@ -21,7 +21,12 @@ from core.models.types import utcnow
 from core.redis_client import get_redis
 from core.settings import ConfigurationError, Settings
 from processes.health_batch_worker import HealthBatchWorker
-from tests.baixa.support import outcomes, removals_by_product, scan_message, seed_products
+from tests.baixa.support import (
+    outcomes,
+    removals_by_product,
+    scan_message,
+    seed_products,
+)
 from tests.baixa.test_acknowledgement import take_replies
 from tests.devices.support import register, require_registry
 from tests.health.test_batch_worker import drained, send
