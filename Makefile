@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: up test bench clean-var
+.PHONY: up test bench compose-check clean-var
 
 $(STAMP): requirements.txt requirements-dev.txt edge_agent/requirements.txt platform/bootstrap.sh
 	bash platform/bootstrap.sh
@@ -18,6 +18,12 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	for script in bench/[!_]*.py; do $(PY) $$script || exit 1; done  # bench/_*.py: shared modules
+
+# docker-compose.yml run for real (not part of `make test`; root, a few minutes, more when
+# the images are built the first time): platform/compose/check.py.
+compose-check:
+	bash platform/bootstrap.sh --test-tools
+	python3 platform/compose/check.py
 
 clean-var:
 	rm -rf var/

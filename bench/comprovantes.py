@@ -12,17 +12,26 @@ Measured in one run, on the same embedded Redis, database and receipts:
   (client_cpu_ms_per_upload), and so are gunicorn's own request times from its access log
   (upload_server_p50_ms / p95: after the request head is read, to the response written) and
   the web workers' CPU per upload (web_cpu_ms_per_upload);
-- ours, throughput: a corpus of 54 generated receipts (9 bank layouts x 6: PNG, JPEG and
-  scanned PDFs) uploaded, then read by the 2 worker processes on the offline engine; the clock
-  runs from the first upload to the last job finished -> receipts_per_s;
+- ours, throughput: a corpus of 80 generated receipts (tests/comprovantes/receipts.py: 20 bank
+  and app layouts x 4, each in a different shape: PNG, JPEG, a messaging app's low-resolution
+  JPEG, a phone screenshot, a scanned PDF, a PDF with text) uploaded, then read by the 2 worker
+  processes on the offline engine (RapidOCR + tesseract); the clock runs from the first upload
+  to the last job finished -> receipts_per_s;
 - field accuracy: every corpus receipt's 10 fields (amount, date/time, E2E id, payer name /
   document / institution, payee name / document / institution / PIX key) against what was
-  printed -> field_accuracy (names and institutions ignoring case, accents and spaces, which the
-  offline recognizer drops), field_accuracy_strict (every character);
+  printed -> field_accuracy (names and institutions ignoring case, accents and spaces),
+  field_accuracy_strict (every character); on the 5 layouts kept out of the parser's tuning
+  (receipts.HELD_OUT), the 10 fields plus the payee check -> field_accuracy_unseen_layouts
+  (field_accuracy_tuned_layouts: the same on the others); payer and payee names exactly as
+  printed, accents and spaces included -> name_accuracy_strict; the payee check against the one
+  the printed payee gives -> payee_check_accuracy; receipts sent to review (a doubtful field, a
+  required field not read, or the payee check "indeterminado": core/comprovantes/review.py)
+  -> review_rate;
 - the seed's way, for reference: OCR inside the request (seed 004 before its queue): the
   time one upload would wait, single-threaded offline OCR + parsing -> baseline_sync_upload_p50_ms.
 
-Run: .venv/bin/python bench/comprovantes.py   (MariaDB from STOCKFLOW_BENCH_MYSQL_URL, or
+Run: .venv/bin/python bench/comprovantes.py [--reading]   (--reading: only the reading figures, the
+corpus read in-process with both offline engines, about 4 minutes; otherwise MariaDB from STOCKFLOW_BENCH_MYSQL_URL, or
 root@127.0.0.1:3306, database stockflow_bench_comprovantes, recreated). The web workers and the OCR
 workers' nice value come from platform/Procfile; STOCKFLOW_BENCH_WEB_WORKERS and
 STOCKFLOW_BENCH_OCR_NICE override them for experiments. Last line: JSON.
@@ -40,6 +49,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +59,15 @@ sys.path.insert(0, str(ROOT))
 MYSQL_URL = os.environ.get("STOCKFLOW_BENCH_MYSQL_URL",
                            "mysql+mysqldb://root@127.0.0.1:3306/stockflow_bench_comprovantes")
 CLIENTS = 20
-PER_LAYOUT = 6
-KINDS = ("png", "jpeg", "png", "pdf-scan", "png", "jpeg")
+PER_LAYOUT = 4
+# One receipt in three is paid to the company itself (the payee check must say "confere").
+COMPANY_CNPJ = "11.222.333/0001-81"
+COMPANY_NAME = "Stockflow Comércio Ltda"
 EXTRA_UPLOADS = 100  # posted while the corpus is being OCR'd, for the latency figures
 WORKER_PROCESSES = 2
 PROCFILE = ROOT / "platform" / "Procfile"
 # The whole run stays under 5 minutes: receipts not read by then are reported, not waited for.
-READ_DEADLINE_S = 180
+READ_DEADLINE_S = 300
 
 
 def log(message: str) -> None:
@@ -74,13 +86,120 @@ def recreate_database(url: str) -> None:
 
 
 def render(receipt: Any, kind: str) -> tuple[bytes, str]:
-    from tests.comprovantes.receipts import render_pdf, render_png
+    from tests.comprovantes.receipts import EXTENSIONS
+    from tests.comprovantes.receipts import render as render_receipt
 
-    if kind == "png":
-        return render_png(receipt), "png"
-    if kind == "jpeg":
-        return render_png(receipt, "JPEG"), "jpg"
-    return render_pdf(receipt, text_layer=False), "pdf"
+    data, mime = render_receipt(receipt, kind)
+    return data, EXTENSIONS[mime]
+
+
+def bench_corpus() -> list[tuple[Any, str]]:
+    """(receipt, kind) of every layout, one receipt in three paid to the company."""
+    from tests.comprovantes.receipts import LAYOUTS, Party, corpus, make_receipt
+
+    by_layout = corpus(LAYOUTS, PER_LAYOUT)
+    # layouts interleaved: receipts left unread at the deadline are spread over all of them
+    ordered = [by_layout[i * PER_LAYOUT + j] for j in range(PER_LAYOUT) for i in range(len(LAYOUTS))]
+    out = []
+    for index, (receipt, kind) in enumerate(ordered):
+        if index % 3 == 0:
+            seed = int(receipt.e2e[-4:], 36)
+            company = Party(COMPANY_NAME, COMPANY_CNPJ, "BANCO INTER S.A.", COMPANY_CNPJ)
+            receipt = make_receipt(receipt.layout, seed, recebedor=company)
+        out.append((receipt, kind))
+    return out
+
+
+def reading_figures(rows: list[tuple[Any, dict[str, Any] | None, dict[str, Any] | None]]) -> dict[str, Any]:
+    """The accuracy and review figures of (receipt, saved campos, saved validacao) rows."""
+    from core.comprovantes import pix
+    from core.comprovantes.recebedor import validar_recebedor
+    from core.comprovantes.review import motivos
+    from core.settings import get_settings
+    from tests.comprovantes.receipts import HELD_OUT, NAME_FIELDS, mismatches
+
+    totals = {"fields": 0, "wrong": 0, "wrong_strict": 0, "names": 0, "names_wrong": 0, "review": 0,
+              "payee": 0, "payee_wrong": 0, "held_fields": 0, "held_wrong": 0,
+              "tuned_fields": 0, "tuned_wrong": 0}
+    for receipt, campos, validacao in rows:
+        dados = pix.DadosPix()
+        if campos:
+            dados.valor = Decimal(campos["valor"]) if campos.get("valor") else None
+            dados.data_hora, dados.id_transacao = campos.get("data_hora"), campos.get("id_transacao")
+            dados.pagador = pix.Parte(**campos["pagador"])
+            dados.recebedor = pix.Parte(**campos["recebedor"])
+        expected = receipt.expected()
+        bad = mismatches(receipt, dados)
+        strict = mismatches(receipt, dados, strict_text=True)
+        truth = validar_recebedor(pix.Parte(**{k.split(".")[1]: v for k, v in expected.items()
+                                                if k.startswith("recebedor.")}), get_settings()).status
+        payee_wrong = (validacao or {}).get("status") != truth
+        totals["fields"] += len(expected)
+        totals["wrong"] += len(bad)
+        totals["wrong_strict"] += len(strict)
+        totals["payee"] += 1
+        totals["payee_wrong"] += payee_wrong
+        for name in NAME_FIELDS:
+            if expected[name] is not None:
+                totals["names"] += 1
+                totals["names_wrong"] += name in strict
+        group = "held" if receipt.layout in HELD_OUT else "tuned"
+        totals[f"{group}_fields"] += len(expected) + 1
+        totals[f"{group}_wrong"] += len(strict) + payee_wrong
+        totals["review"] += bool(motivos(campos, validacao))
+        if strict or payee_wrong:
+            log(f"{receipt.layout}{' (held out)' if group == 'held' else ''}: {strict}"
+                + (f" payee check {validacao} != {truth}" if payee_wrong else ""))
+
+    def share(wrong: str, total: str) -> float | None:
+        return round(1 - totals[wrong] / totals[total], 4) if totals[total] else None
+
+    return {
+        "field_accuracy": share("wrong", "fields"),
+        "field_accuracy_strict": share("wrong_strict", "fields"),
+        "field_accuracy_unseen_layouts": share("held_wrong", "held_fields"),
+        "field_accuracy_tuned_layouts": share("tuned_wrong", "tuned_fields"),
+        "name_accuracy_strict": share("names_wrong", "names"),
+        "payee_check_accuracy": share("payee_wrong", "payee"),
+        "review_rate": round(totals["review"] / len(rows), 4) if rows else None,
+    }
+
+
+def reading_only() -> dict[str, Any]:
+    """Read the corpus in this process, offline engines, no web or queue: the reading figures
+    alone (`--reading`), for quick measurements of the readers and the parser."""
+    from core.comprovantes.ocr.engines import (
+        OfflineEngine,
+        TesseractEngine,
+        tesseract_available,
+    )
+    from core.comprovantes.ocr.reading import read_receipt
+    from core.comprovantes.recebedor import validar_recebedor
+    from core.settings import get_settings, reset_settings
+
+    os.environ.update({"STOCKFLOW_COMPANY_CNPJ": COMPANY_CNPJ, "STOCKFLOW_COMPANY_NAME": COMPANY_NAME,
+                       "STOCKFLOW_COMPANY_PIX_KEYS": COMPANY_CNPJ})
+    reset_settings()
+    engines: list[Any] = [OfflineEngine(threads=1)] + ([TesseractEngine()] if tesseract_available() else [])
+    rows = []
+    started = time.monotonic()
+    settings = get_settings()
+    for receipt, kind in bench_corpus():
+        data, mime = render_receipt_mime(receipt, kind)
+        read = read_receipt(data, mime, 5, engines=engines, threshold=settings.ocr_review_confidence)
+        validacao = validar_recebedor(read.dados.recebedor, settings)
+        rows.append((receipt, read.dados.as_json(), validacao.as_json()))
+    figures = reading_figures(rows)
+    figures.update({"corpus": len(rows),
+                    "read_s_per_receipt": round((time.monotonic() - started) / len(rows), 2),
+                    "engines": [engine.name for engine in engines]})
+    return figures
+
+
+def render_receipt_mime(receipt: Any, kind: str) -> tuple[bytes, str]:
+    from tests.comprovantes.receipts import render as render_receipt
+
+    return render_receipt(receipt, kind)
 
 
 def wait_http(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
@@ -192,7 +311,9 @@ def main() -> None:
            "STOCKFLOW_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
            # One bench user sends the whole corpus: the per-user upload limits must not throttle it.
            "STOCKFLOW_UPLOAD_LIMIT_PER_USER": "1000000 per minute",
-           "STOCKFLOW_UPLOAD_DAILY_BYTES_PER_USER": str(10**12)}
+           "STOCKFLOW_UPLOAD_DAILY_BYTES_PER_USER": str(10**12),
+           "STOCKFLOW_COMPANY_CNPJ": COMPANY_CNPJ, "STOCKFLOW_COMPANY_NAME": COMPANY_NAME,
+           "STOCKFLOW_COMPANY_PIX_KEYS": COMPANY_CNPJ}
     env.pop("STOCKFLOW_BROKER_URL", None)
     os.environ.update(env)
     processes: list[subprocess.Popen[bytes]] = []
@@ -210,11 +331,9 @@ def main() -> None:
 
         log("rendering the corpus and the extra uploads")
         corpus = []
-        for layout in LAYOUTS:
-            for index in range(PER_LAYOUT):
-                receipt = make_receipt(layout, 1000 + index)
-                data, ext = render(receipt, KINDS[index])
-                corpus.append((receipt, f"{layout}-{index}.{ext}", data))
+        for index, (receipt, kind) in enumerate(bench_corpus()):
+            data, ext = render(receipt, kind)
+            corpus.append((receipt, f"{receipt.layout}-{index}.{ext}", data))
         extras = [(f"extra-{n}.png", render(make_receipt(LAYOUTS[n % len(LAYOUTS)], 5000 + n), "png")[0])
                   for n in range(EXTRA_UPLOADS)]
 
@@ -299,29 +418,17 @@ def main() -> None:
             log(f"{len(pending)} corpus receipts still unread after {READ_DEADLINE_S} s (busy machine?)")
 
         from core.comprovantes import registry
-        from tests.comprovantes.receipts import mismatches
 
-        fields = wrong = wrong_strict = failed = 0
+        rows, failed = [], 0
         for (receipt, _, _), (_, answer) in zip(corpus, corpus_answers):
             if answer["job_id"] in pending:
                 continue
             saved = registry.get(answer["comprovante_id"])
             assert saved is not None
-            dados = pix.DadosPix()
-            if saved.campos:
-                dados.valor = saved.valor
-                dados.data_hora, dados.id_transacao = saved.data_hora, saved.id_transacao
-                dados.pagador = pix.Parte(**saved.campos["pagador"])
-                dados.recebedor = pix.Parte(**saved.campos["recebedor"])
-            else:
-                failed += 1
-            expected = receipt.expected()
-            fields += len(expected)
-            bad = mismatches(receipt, dados)
-            wrong += len(bad)
-            wrong_strict += len(mismatches(receipt, dados, strict_text=True))
-            if bad:
-                log(f"{receipt.layout}: {bad}")
+            failed += not saved.campos
+            rows.append((receipt, saved.campos, saved.validacao_recebedor))
+        figures = reading_figures(rows)
+        fields = sum(len(receipt.expected()) for receipt, _, _ in rows)
 
         latencies = [ms for ms, _ in corpus_answers + extra_answers]
         server_ms = server_times_ms(access_log)
@@ -333,14 +440,17 @@ def main() -> None:
             "web_cpu_ms_per_upload": round(web_cpu_ms, 2),
             "client_cpu_ms_per_upload": round(client_cpu_ms, 2),
             "receipts_per_s": round(read / elapsed, 3),
-            "field_accuracy": round(1 - wrong / fields, 4),
-            "field_accuracy_strict": round(1 - wrong_strict / fields, 4),
+            **figures,
             "baseline_sync_upload_p50_ms": round(statistics.median(baseline_ms), 1),
             "uploads": len(latencies), "corpus": len(corpus), "corpus_read": read, "fields": fields,
             "failed_jobs": failed,
             "web_workers": web_workers, "ocr_worker_processes": WORKER_PROCESSES, "ocr_worker_nice": ocr_nice,
             "clients": CLIENTS,
         }
+        for process in processes:  # the open-loop run starts its own platform, on a quiet machine
+            process.terminate()
+        from bench._uploads_open_loop import measure as open_loop_figures
+        result.update(open_loop_figures())
         print(json.dumps(result), flush=True)
     finally:
         for process in processes:
@@ -358,4 +468,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if "--reading" in sys.argv:
+        # the reading figures alone, in this process (no web, queue or database)
+        print(json.dumps(reading_only()), flush=True)
+    else:
+        main()

@@ -7,7 +7,10 @@ namespaces (a server, two worker hosts, two Pis; docs/deploying-across-stores.md
 - a Pi's link cut for 30 s mid-burst: scans held in its spool, seconds to drain once back,
   share of pairs drained out of scan order;
 - the broker kill -9'd mid-burst and restarted on its data 2 s later: seconds until every scan
-  was written off, workers that exited and were restarted meanwhile.
+  was written off, workers that exited and were restarted meanwhile;
+- scans forged from a Pi host with another device's identity or store (all refused, none
+  written off), and a Pi's Redis user trying what it may not (all refused by the ACL).
+Every Pi is issued as a device (its own Redis ACL user and signing secret), as in production.
 Each scenario also checks its count (every accepted scan written off once, none twice).
 No baseline: the figures are the times a fault costs. Needs root (`ip netns`); without it the
 last line says why it did not run. MariaDB from STOCKFLOW_BENCH_MYSQL_URL, else
@@ -42,7 +45,7 @@ def run_scenarios(workdir: Path) -> dict[str, Any]:
     """Build the hosts, run each scenario on an empty database, tear everything down."""
     # The harness's helpers live with the tests; this sets their environment (and starts a
     # Redis of the test session, unused here, stopped at the end).
-    from tests.support import environment
+    from tests.support import environment  # noqa: I001 - first: it sets the environment
     from tests.support.database import clean_tables, use_database
 
     from core import migrate
@@ -62,7 +65,9 @@ def run_scenarios(workdir: Path) -> dict[str, Any]:
         runs = [("worker host lost", lambda: scenarios.worker_host_lost(deployment, SCANS_PER_PI)),
                 ("Pi link cut", lambda: scenarios.pi_link_cut(deployment, SCANS_PER_PI, LINK_CUT_S)),
                 ("broker restarted",
-                 lambda: scenarios.broker_restarted(deployment, SCANS_PER_PI, BROKER_DOWN_S))]
+                 lambda: scenarios.broker_restarted(deployment, SCANS_PER_PI, BROKER_DOWN_S)),
+                ("forged scans", lambda: scenarios.forged_scans_refused(deployment, 100)),
+                ("a Pi's broker credentials", lambda: scenarios.redis_credentials_refused(deployment))]
         for name, scenario in runs:
             deployment.ensure_up()
             clean_tables()

@@ -24,6 +24,12 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "schedule": 60.0,
             "options": {"expires": 55},
         },
+        # alerts: every rule evaluated, messages sent and retried (core/alerts/evaluator.py)
+        "alerts.evaluate": {
+            "task": "alerts.evaluate",
+            "schedule": 60.0,
+            "options": {"expires": 55},
+        },
         # every job: one stuck in queued/started past its deadline is sent again or given up
         "maintenance.sweep_jobs": {
             "task": "maintenance.sweep_jobs",
@@ -43,6 +49,12 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "schedule": crontab(hour=3, minute=45),
             "kwargs": {"keep_days": settings.health_history_days},
             "options": {"queue": "default"},
+        },
+        # the home page's figures, live; a missed run is covered by the next one
+        "maintenance.publish_overview": {
+            "task": "maintenance.publish_overview",
+            "schedule": settings.overview_interval_s,
+            "options": {"expires": settings.overview_interval_s},
         },
         # sync: Consinco -> Plusoft every night, all entities in order (01:00 São Paulo)
         "sync.sincronizar_agendado": {

@@ -13,6 +13,7 @@ from celery import Celery, signals
 from kombu import Exchange, Queue
 
 from core.db import dispose_engine
+from core.heartbeats import WorkerHeartbeat, beat_every_tick
 from core.logs import configure_logging
 from core.redis_client import reset_redis
 from core.settings import Settings, get_settings
@@ -125,6 +126,13 @@ def make_celery() -> Celery:
 
 
 celery_app = make_celery()
+# Liveness: every worker records a heartbeat in Redis (core/heartbeats.py); so does Beat.
+celery_app.steps["consumer"].add(WorkerHeartbeat)
+
+
+@signals.beat_init.connect
+def _beat_heartbeat(sender: Any, **_: Any) -> None:
+    beat_every_tick(sender)
 
 
 @signals.setup_logging.connect

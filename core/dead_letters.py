@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from core import audit
 from core.db import session_scope
@@ -32,14 +32,19 @@ PARKED_KEY = "stockflow:dead-letters:parked"
 KEPT_BYTES = 65_536
 
 
+# Neither replayed nor discarded: waiting for a person.
+IS_OPEN = (DeadLetter.replayed_at.is_(None), DeadLetter.discarded_at.is_(None))
+STATES = ("abertas", "reenviadas", "descartadas", "todas")
+CHANGED_KEY = "stockflow:dead-letters:changed"
+
+
 def record(task_name: str, args: list[Any], kwargs: dict[str, Any], error: str,
            reference: str | None = None) -> int:
     """Store a given-up task and return its dead-letter id (one open entry per reference)."""
     with session_scope() as session:
         if reference is not None:
             existing = session.scalar(select(DeadLetter).where(
-                DeadLetter.task_name == task_name, DeadLetter.reference == reference,
-                DeadLetter.replayed_at.is_(None)))
+                DeadLetter.task_name == task_name, DeadLetter.reference == reference, *IS_OPEN))
             if existing is not None:  # the latest attempt wins (health: the newest report)
                 existing.args, existing.kwargs, existing.error = list(args), dict(kwargs), error
                 return existing.id
@@ -47,9 +52,25 @@ def record(task_name: str, args: list[Any], kwargs: dict[str, Any], error: str,
                            error=error, reference=reference)
         session.add(entry)
         session.flush()
+        entry_id = entry.id
         log.error("dead-letter id=%s task=%s reference=%s error=%s",
-                  entry.id, task_name, reference, error)
-        return entry.id
+                  entry_id, task_name, reference, error)
+    _changed(throttled=True)
+    return entry_id
+
+
+def _changed(throttled: bool = False) -> None:
+    """The open dead letters changed: open overviews get the new figures (throttled: at most
+    once a second, so a flood of failures is not a flood of queries; Beat's periodic publish
+    brings the last of them). Never fails the caller: the dead letter is what matters."""
+    from core import overview  # the overview reads this module
+
+    try:
+        if throttled and not get_redis().set(CHANGED_KEY, "1", nx=True, px=1000):
+            return
+    except Exception:  # noqa: BLE001 - Redis away: no live update, Beat's publish catches up
+        return
+    overview.publish_dead_letters_safely()
 
 
 def park(task_name: str, args: list[Any], kwargs: dict[str, Any], error: str,
@@ -143,29 +164,126 @@ def move_parked(limit: int = 500,
 
 
 def list_open(task_name: str | None = None, limit: int = 200) -> list[DeadLetter]:
-    """Return the entries not yet replayed, newest first."""
+    """Return the entries neither replayed nor discarded, newest first."""
     with session_scope() as session:
-        query = select(DeadLetter).where(DeadLetter.replayed_at.is_(None))
+        query = select(DeadLetter).where(*IS_OPEN)
         if task_name:
             query = query.where(DeadLetter.task_name == task_name)
         return list(session.scalars(query.order_by(DeadLetter.id.desc()).limit(limit)))
 
 
-def replay(entry_id: int, who: str) -> str | None:
+def replay(entry_id: int, who: str, notify: bool = True) -> str | None:
     """Send the entry's task again and mark it replayed (audited); return the new task id, or
-    None when there is nothing to replay."""
+    None when there is nothing to replay (unknown, already replayed or discarded)."""
     task_id = _replay(entry_id, who)
     audit.record("dead_letter.replay", actor=who, target=str(entry_id),
                  outcome="ok" if task_id else "failed", detail={"task_id": task_id})
+    if task_id and notify:
+        _changed()
     return task_id
 
 
 def _replay(entry_id: int, who: str) -> str | None:
     with session_scope() as session:
         entry = session.get(DeadLetter, entry_id, with_for_update=True)
-        if entry is None or entry.replayed_at is not None:
+        if entry is None or entry.replayed_at is not None or entry.discarded_at is not None:
             return None
         task_id = enqueue(entry.task_name, dict(entry.kwargs), args=list(entry.args))
         entry.replayed_at = utcnow()
         entry.replayed_by = who
         return task_id
+
+
+def replay_many(entry_ids: list[int], who: str) -> dict[int, str | None]:
+    """Replay each entry (each audited on its own); return entry id -> new task id or None."""
+    results = {entry_id: replay(entry_id, who, notify=False) for entry_id in dict.fromkeys(entry_ids)}
+    if any(results.values()):
+        _changed()
+    return results
+
+
+def discard_many(entry_ids: list[int], who: str, reason: str) -> list[int]:
+    """Discard each entry with the same reason (each audited); return those discarded."""
+    done = [entry_id for entry_id in dict.fromkeys(entry_ids) if discard(entry_id, who, reason, notify=False)]
+    if done:
+        _changed()
+    return done
+
+
+def discard(entry_id: int, who: str, reason: str, notify: bool = True) -> bool:
+    """Close an open entry without replaying it (audited, with the reason); return False when
+    it is not open. The reason is required: someone will ask why it was dropped."""
+    reason = reason.strip()
+    if not reason:
+        raise ValueError("Informe o motivo do descarte.")
+    with session_scope() as session:
+        entry = session.get(DeadLetter, entry_id, with_for_update=True)
+        discarded = entry is not None and entry.replayed_at is None and entry.discarded_at is None
+        if discarded:
+            entry.discarded_at, entry.discarded_by, entry.discard_reason = utcnow(), who, reason
+            task_name = entry.task_name
+    audit.record("dead_letter.discard", actor=who, target=str(entry_id),
+                 outcome="ok" if discarded else "failed",
+                 detail={"motivo": reason, **({"task": task_name} if discarded else {})})
+    if discarded and notify:
+        _changed()
+    return discarded
+
+
+def area_of(task_name: str) -> str:
+    """The task family, the name before its dot (baixa.registrar -> baixa)."""
+    return task_name.split(".", 1)[0]
+
+
+def open_by_area() -> dict[str, int]:
+    """Open entries per area (task family), largest first."""
+    with session_scope() as session:
+        rows = session.execute(select(DeadLetter.task_name, func.count()).where(*IS_OPEN)
+                               .group_by(DeadLetter.task_name)).all()
+    counts: dict[str, int] = {}
+    for task_name, count in rows:
+        counts[area_of(task_name)] = counts.get(area_of(task_name), 0) + count
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def task_names() -> list[str]:
+    """Every task name that has a dead letter (the page's filter choices)."""
+    with session_scope() as session:
+        return list(session.scalars(select(DeadLetter.task_name).distinct().order_by(DeadLetter.task_name)))
+
+
+def search(area: str | None = None, task_name: str | None = None, since: Any = None,
+           until: Any = None, text: str | None = None, state: str = "abertas",
+           page: int = 1, per_page: int = 50) -> tuple[list[DeadLetter], int]:
+    """Return one page of entries (newest first) matching every filter given, and the total.
+    since/until: aware datetimes bounding created_at; text: in the error or the reference."""
+    conditions: list[Any] = []
+    if area:
+        conditions.append(or_(DeadLetter.task_name == area,
+                              DeadLetter.task_name.like(f"{_like(area)}.%", escape="!")))
+    if task_name:
+        conditions.append(DeadLetter.task_name == task_name)
+    if since is not None:
+        conditions.append(DeadLetter.created_at >= since)
+    if until is not None:
+        conditions.append(DeadLetter.created_at < until)
+    if text:
+        pattern = f"%{_like(text)}%"
+        conditions.append(or_(DeadLetter.error.like(pattern, escape="!"),
+                              DeadLetter.reference.like(pattern, escape="!")))
+    if state == "abertas":
+        conditions.extend(IS_OPEN)
+    elif state == "reenviadas":
+        conditions.append(DeadLetter.replayed_at.is_not(None))
+    elif state == "descartadas":
+        conditions.append(DeadLetter.discarded_at.is_not(None))
+    with session_scope() as session:
+        total = session.scalar(select(func.count()).select_from(DeadLetter).where(*conditions)) or 0
+        items = list(session.scalars(select(DeadLetter).where(*conditions).order_by(DeadLetter.id.desc())
+                                     .offset((page - 1) * per_page).limit(per_page)))
+    return items, total
+
+
+def _like(text: str) -> str:
+    """Escape LIKE's wildcards (with "!", the same on SQLite and MariaDB): text matches as typed."""
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")

@@ -1,9 +1,10 @@
 """The device registry: issue and revoke a Pi's broker identity, and check what it sends.
 
 `add_device()` creates the device's broker user (core/device_brokers.py) and registers it
-with the stores it may scan for; `revoke_device()` marks it revoked and deletes that user.
-`refusal()` is what the workers ask for every scan and health report while
-STOCKFLOW_DEVICE_REGISTRY_REQUIRED is on: None, or why the device may not send it (pt-BR).
+with the stores it may scan for, printing its signing secret (core/device_signing.py);
+`revoke_device()` marks it revoked and deletes that user. `refusal()` is what the workers ask
+for every scan and health report while STOCKFLOW_DEVICE_REGISTRY_REQUIRED is on: None, or
+why the device may not send it (pt-BR), its signature checked before its store.
 Lookups are kept for STOCKFLOW_DEVICE_REGISTRY_CACHE_S seconds per worker process, so a
 revoked device is refused at most that long after its revocation.
 """
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from core import device_brokers
 from core.db import session_scope
+from core.device_signing import Signed, device_secret, valid
 from core.models import Device, DeviceStore
 from core.models.devices import ACTIVE, REVOKED
 from core.models.types import utcnow
@@ -51,6 +53,8 @@ class Entry:
     state: str
     store_keys: frozenset[str]
     revoked_at: str | None
+    secret_generation: int
+    broker_user: str
 
 
 def check_device_id(device_id: str) -> str:
@@ -72,9 +76,11 @@ def device_broker_url(kind: str | None = None, override: str | None = None) -> s
 
 
 def add_device(device_id: str, store_keys: Iterable[str], by: str, broker: str | None = None,
-               broker_url: str | None = None) -> Issued:
-    """Create the device's broker user and register it for the stores; return the agent's
-    env file. A revoked device_id is issued again with new credentials."""
+               broker_url: str | None = None,
+               admin: device_brokers.BrokerAdmin | None = None) -> Issued:
+    """Create the device's broker user (with `admin`, default: the configured broker's) and
+    register it for the stores; return the agent's env file. A revoked device_id is issued
+    again with new credentials."""
     check_device_id(device_id)
     stores = sorted({key.strip() for key in store_keys if key.strip()})
     if not stores or any(len(key) > 64 for key in stores):
@@ -86,29 +92,49 @@ def add_device(device_id: str, store_keys: Iterable[str], by: str, broker: str |
         if existing is not None and existing.state == ACTIVE:
             raise DeviceError(f"dispositivo {device_id} já está ativo; revogue-o antes de "
                               "emitir novas credenciais")
-    admin = device_brokers.broker_admin(kind, url)
+    admin = admin or device_brokers.broker_admin(kind, url)
     user, password = device_brokers.broker_user(device_id), device_brokers.new_password()
     admin.create_user(device_id, user, password)
     try:
-        _register(device_id, stores, kind, user, by)
+        generation = _register(device_id, stores, kind, user, by)
     except Exception:
         admin.delete_user(device_id, user)  # no broker user without its registry entry
         raise
     forget_cache()
-    env = env_file(device_id, device_brokers.with_credentials(url, user, password), stores)
+    env = env_file(device_id, device_brokers.with_credentials(url, user, password), stores,
+                   device_secret(device_id, generation))
     return Issued(device_id, user, env, admin.persistence_note())
 
 
-def _register(device_id: str, stores: list[str], kind: str, user: str, by: str) -> None:
+def _register(device_id: str, stores: list[str], kind: str, user: str, by: str) -> int:
+    """Register (or re-register) the device; return its new secret generation."""
     with session_scope() as session:
         device = session.get(Device, device_id)
         if device is None:
-            device = Device(device_id=device_id)
+            device = Device(device_id=device_id, secret_generation=1)
             session.add(device)
+        else:  # issued again: the secret it had before stops working
+            device.secret_generation += 1
         device.state, device.broker, device.broker_user = ACTIVE, kind, user
         device.created_at, device.created_by = utcnow(), by[:128]
         device.revoked_at = device.revoked_by = None
         device.stores = [DeviceStore(store_key=key) for key in stores]
+        session.flush()
+        return device.secret_generation
+
+
+def secret_line(device_id: str, rotate: bool = False) -> str:
+    """Return the env line with an active device's signing secret (recomputed from the key);
+    with `rotate`, a new generation first, so the secret it had stops working."""
+    with session_scope() as session:
+        device = session.get(Device, device_id)
+        if device is None or device.state != ACTIVE:
+            raise DeviceError(f"dispositivo {device_id} não está ativo no cadastro")
+        if rotate:
+            device.secret_generation += 1
+        generation = device.secret_generation
+    forget_cache()
+    return f"STOCKFLOW_AGENT_DEVICE_SECRET={device_secret(device_id, generation)}\n"
 
 
 def revoke_device(device_id: str, by: str) -> Device:
@@ -138,7 +164,7 @@ def list_devices() -> list[Device]:
         return devices
 
 
-def env_file(device_id: str, broker_url: str, stores: list[str]) -> str:
+def env_file(device_id: str, broker_url: str, stores: list[str], secret: str) -> str:
     """Return the lines to put in the Pi's /etc/stockflow/edge-agent.env."""
     store_lines = (f"# Loja deste Pi: printers.json com {{\"store_key\": \"{stores[0]}\"}}"
                    if len(stores) == 1 else
@@ -147,11 +173,13 @@ def env_file(device_id: str, broker_url: str, stores: list[str]) -> str:
     return "\n".join([
         f"# Stockflow edge agent: credenciais do dispositivo {device_id}.",
         "# Copie para /etc/stockflow/edge-agent.env (root, modo 0600) junto com as demais",
-        "# variáveis de edge_agent/agent.env.example. A senha não é mostrada de novo.",
+        "# variáveis de edge_agent/agent.env.example. A senha não é mostrada de novo; o",
+        "# segredo de assinatura é mostrado de novo por `flask devices secret` (--rotate o troca).",
         store_lines,
         "# (STOCKFLOW_AGENT_PRINTERS_JSON aponta o arquivo; outra loja é recusada pelo servidor.)",
         f"STOCKFLOW_AGENT_DEVICE_ID={device_id}",
         f"STOCKFLOW_AGENT_BROKER_URL={broker_url}",
+        f"STOCKFLOW_AGENT_DEVICE_SECRET={secret}",
         "",
     ])
 
@@ -195,13 +223,21 @@ def _read(session: Session, device_id: str) -> Entry | None:
     if device is None:
         return None
     revoked = device.revoked_at.strftime("%d/%m/%Y %H:%M UTC") if device.revoked_at else None
-    return Entry(device.state, frozenset(device.store_keys), revoked)
+    return Entry(device.state, frozenset(device.store_keys), revoked, device.secret_generation,
+                 device.broker_user)
 
 
-def refusal(device_id: object, store_key: object, session: Session | None = None) -> str | None:
+def refusal(device_id: object, store_key: object, signed: Signed,
+            session: Session | None = None, sender: object = None) -> str | None:
     """Return why a scan or report from `device_id` for `store_key` is refused, or None when
-    the registry allows it (always None while the registry is not required)."""
-    if not get_settings().devices_enforced:
+    the registry allows it (always None while the registry is not required).
+
+    `signed` is what its signature covers and the signature (core/device_signing.py): checked
+    before the store, since a message another device signed proves nothing of its store.
+    `sender`: the broker user that published it (RabbitMQ's validated `user_id`), when known.
+    """
+    settings = get_settings()
+    if not settings.devices_enforced:
         return None
     if not isinstance(device_id, str) or not DEVICE_ID_RE.fullmatch(device_id):
         return "dispositivo sem identificação válida no cadastro de dispositivos"
@@ -210,6 +246,13 @@ def refusal(device_id: object, store_key: object, session: Session | None = None
         return f"dispositivo {device_id} não está cadastrado"
     if entry.state != ACTIVE:
         return f"dispositivo {device_id} revogado em {entry.revoked_at or '?'}"
+    if sender is not None and sender != entry.broker_user:
+        return (f"publicada pelo usuário {str(sender)[:64]} do broker, não pelo do "
+                f"dispositivo {device_id}")
+    if signed.signature is None and not settings.device_unsigned_allowed:
+        return f"mensagem sem assinatura do dispositivo {device_id}"
+    if signed.signature is not None and not valid(signed, device_id, entry.secret_generation):
+        return f"assinatura não confere com o segredo do dispositivo {device_id}"
     if store_key is None:
         return f"dispositivo {device_id} não informou a loja (store_key)"
     if store_key not in entry.store_keys:

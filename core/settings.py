@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Known only so production can refuse it; never used outside development.
 DEV_SECRET_KEY = "dev-only-insecure-key"
+# The same for the key the devices' signing secrets derive from (core/device_signing.py).
+DEV_DEVICE_SIGNING_KEY = "dev-only-insecure-device-signing-key"
 
 
 class ConfigurationError(RuntimeError):
@@ -96,6 +98,9 @@ class Settings(BaseSettings):
     ocr_offline_threads: int = Field(default=1, ge=1)
     # Retries of a transient OCR failure (Google 5xx or timeout) before the job fails.
     ocr_max_retries: int = Field(default=3, ge=0)
+    # A receipt field read with a confidence below this (0..1) is "duvidoso" and the receipt
+    # waits for review (issue 15; core/comprovantes/ocr/combine.py says how confidence is made).
+    ocr_review_confidence: float = Field(default=0.7, ge=0, le=1)
     upload_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1)
     # Width x height above which an image is refused (decompression bombs).
     upload_max_pixels: int = Field(default=40_000_000, ge=1)
@@ -205,6 +210,14 @@ class Settings(BaseSettings):
     # empty: rabbitmqctl on this host (the command below, e.g. "sudo rabbitmqctl").
     device_rabbitmq_management_url: str = ""
     device_rabbitmqctl: str = "rabbitmqctl"
+    # The key every device's signing secret is derived from (HMAC of the device id and its
+    # credential generation): the workers recompute a device's secret to check the signature
+    # of its scans and health reports. Changing it invalidates every Pi's secret. Production
+    # refuses the development value.
+    device_signing_key: str = DEV_DEVICE_SIGNING_KEY
+    # Whether a registered device's scans and reports may come without a signature (agents
+    # not yet upgraded). Off: refused like a wrong signature. Production refuses true.
+    device_unsigned_allowed: bool = False
 
     # --- brokers (issue 13: RabbitMQ as Celery broker, Redis ACL and TLS) ---
     # PEM file of the CA that signed the Redis and RabbitMQ server certificates, for rediss://
@@ -241,6 +254,44 @@ class Settings(BaseSettings):
     # either: 429 + Retry-After.
     upload_limit_per_user: str = "30 per minute"
     upload_daily_bytes_per_user: int = Field(default=200 * 1024 * 1024, ge=1)
+
+    # --- operations (issue 16: overview, liveness of workers and Beat, dead letters) ---
+    # Seconds between two heartbeats of a worker (Beat records one on each tick, <= 10 s).
+    heartbeat_interval_s: float = Field(default=10.0, gt=0)
+    # A worker or Beat unheard of for this long is shown (and alerted) as stopped.
+    heartbeat_stale_s: float = Field(default=45.0, gt=0)
+    # Seconds between two overview snapshots Beat publishes (and samples for the charts).
+    overview_interval_s: float = Field(default=15.0, ge=1)
+
+    # --- alerts (issue 16: rules evaluated every minute, e-mail and webhook delivery) ---
+    # SMTP server of the alert e-mails; empty: e-mail recipients' messages fail (the page says so).
+    alerts_smtp_host: str = ""
+    alerts_smtp_port: int = Field(default=587, ge=1, le=65_535)
+    # starttls (port 587), ssl (SMTPS, port 465) or none (plain: production allows it only to
+    # a relay on this host, 127.0.0.1 or localhost). The server's certificate is verified.
+    alerts_smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
+    alerts_smtp_user: str = ""
+    alerts_smtp_password: str = ""
+    alerts_smtp_from: str = "stockflow@localhost"
+    alerts_smtp_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    alerts_webhook_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    # Minutes an alert still firing waits before it is sent again as a reminder.
+    alerts_cooldown_minutes: int = Field(default=60, ge=1)
+    # Attempts of one message (one per evaluation, waits doubling from 1 up to 30 minutes)
+    # before it is given up as failed.
+    alerts_delivery_max_attempts: int = Field(default=6, ge=1, le=20)
+    # The site as people reach it (https://stockflow.example.com), for links in the alerts;
+    # empty: the alerts name the page without a link.
+    alerts_site_url: str = ""
+    # Seconds without an evaluation after which a worker sends one itself (Beat down: the "Beat
+    # stopped" alert still goes out); 0: never. Empty: 150, and 0 in tests (STOCKFLOW_ENV=test),
+    # whose workers must not evaluate alerts on other tests' databases.
+    alerts_watchdog_s: float | None = Field(default=None, ge=0)
+
+    # --- metrics (issue 16: /metrics for Prometheus) ---
+    # The bearer token Prometheus sends to /metrics (Authorization: Bearer ...); empty: /metrics
+    # answers 404. Production refuses an empty one or one shorter than 32 characters.
+    metrics_token: str = ""
 
     def time_limits(self, family: str) -> tuple[float, float]:
         """Return (soft, hard) seconds for a task family (its own pair, else "default")."""
@@ -292,6 +343,13 @@ class Settings(BaseSettings):
             if self.device_registry_required is False:
                 missing.append("STOCKFLOW_DEVICE_REGISTRY_REQUIRED empty or true (the workers "
                                "check each scan's device against the registry)")
+            if self.device_signing_key == DEV_DEVICE_SIGNING_KEY or len(self.device_signing_key) < 32:
+                missing.append("STOCKFLOW_DEVICE_SIGNING_KEY (a random value of 32+ characters, "
+                               "not the development default)")
+            if self.device_unsigned_allowed:
+                missing.append("STOCKFLOW_DEVICE_UNSIGNED_ALLOWED empty or false (the workers "
+                               "refuse unsigned scans and reports)")
+            missing += self._unsafe_alert_settings()
             missing += self._unsafe_web_settings()
             if missing:
                 raise ConfigurationError(
@@ -324,6 +382,19 @@ class Settings(BaseSettings):
                             "is reached through the app's /flower, never on every interface")
         return problems
 
+    def _unsafe_alert_settings(self) -> list[str]:
+        """The production complaints about alerts and metrics: a short /metrics token, alert
+        e-mails in plain text to another host."""
+        problems = []
+        if len(self.metrics_token) < METRICS_MIN_TOKEN:
+            problems.append(f"STOCKFLOW_METRICS_TOKEN (a random value of {METRICS_MIN_TOKEN}+ "
+                            "characters; Prometheus sends it as a bearer token)")
+        if (self.alerts_smtp_host and self.alerts_smtp_security == "none"
+                and self.alerts_smtp_host not in LOCAL_HOSTS):
+            problems.append("STOCKFLOW_ALERTS_SMTP_SECURITY as starttls or ssl (plain SMTP only "
+                            "to a relay on this host)")
+        return problems
+
     @property
     def sqlite_path(self) -> Path:
         return self.var_dir / "stockflow.sqlite3"
@@ -343,6 +414,13 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def alerts_watchdog_after_s(self) -> float:
+        """Seconds without an alert evaluation before a worker sends one (0: never)."""
+        if self.alerts_watchdog_s is None:
+            return 0.0 if self.env == "test" else 150.0
+        return self.alerts_watchdog_s
 
     @property
     def devices_enforced(self) -> bool:
@@ -384,6 +462,8 @@ class Settings(BaseSettings):
 AMQP_SCHEMES = ("amqp", "amqps", "pyamqp")
 ALL_INTERFACES = ("", "0.0.0.0", "::", "[::]", "*")  # nosec B104: the addresses production refuses
 FLOWER_MIN_PASSWORD = 16
+METRICS_MIN_TOKEN = 32
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def _strong_basic_auth(credentials: str) -> bool:

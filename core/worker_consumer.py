@@ -7,6 +7,10 @@ down) with the reason, then handled as Celery would, so the worker goes on with 
 When neither the database nor Redis takes it, the message goes back to the broker instead.
 A message naming a task a newer deploy will know (unknown task) is kept under that task's
 name, so replaying the dead letter sends it again; the others are kept as `celery.poison`.
+
+The queues the Pis may publish to (baixa, health) run only the tasks routed to them: the broker
+lets a device write there, so a message naming any other task (a sync, a dead-letter replay) on
+those queues is someone's forgery and is kept as a dead letter instead of run.
 """
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ import logging
 from typing import Any
 
 from celery.worker.consumer import Consumer
+from kombu.utils.encoding import safe_str
+from vine import promise
 
 from core import dead_letters
 
@@ -21,9 +27,48 @@ log = logging.getLogger(__name__)
 
 POISON = "celery.poison"
 
+# Queue -> the only tasks it runs. Device credentials may publish to these queues.
+DEVICE_QUEUES = {"baixa": frozenset({"baixa.registrar"}),
+                 "health": frozenset({"health.report", "health.bridge", "health.batch_worker"})}
+
+
+def arrival_queue(message: Any) -> str:
+    """The queue a message came through: its routing key, whose last word is the queue also on
+    RabbitMQ's delayed delivery ("1.0.1...baixa")."""
+    routing_key = str((message.delivery_info or {}).get("routing_key") or "")
+    return routing_key.rsplit(".", 1)[-1]
+
+
+def task_name_of(message: Any) -> str | None:
+    """The task a message names: protocol 2 in its headers, protocol 1 in its body."""
+    name = (message.headers or {}).get("task")
+    if name is None:
+        try:
+            body = message.decode()
+        except Exception:  # noqa: BLE001 - undecodable: Celery's own path keeps it
+            return None
+        name = body.get("task") if isinstance(body, dict) else None
+    return safe_str(name) if name is not None else None
+
 
 class PoisonKeepingConsumer(Consumer):
     """Consumer (set as the app's `worker_consumer`) that keeps every message it cannot run."""
+
+    def create_task_handler(self, promise: Any = promise) -> Any:
+        handle = super().create_task_handler(promise)
+
+        def on_task_received(message: Any) -> Any:
+            allowed = DEVICE_QUEUES.get(arrival_queue(message))
+            name = task_name_of(message) if allowed is not None else None
+            if allowed is not None and name is not None and name not in allowed:
+                if self._keep(POISON, message.body, f"tarefa {name[:128]!r} recusada: esta fila só "
+                              f"aceita {', '.join(sorted(allowed))}", message):
+                    log.warning("refused task %r on a device queue", name[:128])
+                    message.ack()
+                return None
+            return handle(message)
+
+        return on_task_received
 
     def on_decode_error(self, message: Any, exc: Exception) -> None:
         if self._keep(POISON, message.body, f"mensagem ilegível ({type(exc).__name__}: {exc})",

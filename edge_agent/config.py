@@ -21,6 +21,8 @@ DEFAULT_SPOOL_DIR = Path("/var/lib/stockflow-edge-agent")
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_PRODUCT_ID_PATTERN = r"[0-9]+"
 DEFAULT_PRODUCT_ID_MAX_LENGTH = 18  # fits a signed BIGINT (tb_produto.id)
+DEFAULT_THROTTLED_FILE = "/sys/devices/platform/soc/soc:firmware/get_throttled"
+DEFAULT_THROTTLED_COMMAND = "vcgencmd get_throttled"
 
 # sysexits.h: systemd's RestartPreventExitStatus lists these two.
 EXIT_NOPERM = 77
@@ -47,6 +49,10 @@ class AgentConfig:
     broker_url: str
     device_id: str
     spool_dir: Path
+    # This device's signing secret (`flask devices add` prints it): every scan and health
+    # report is signed with it (edge_agent/signing.py). Empty: sent unsigned, which a server
+    # requiring the device registry refuses.
+    device_secret: str | None = None
     printers_json: Path = DEFAULT_PRINTERS_JSON
     # Scanner selection, first match wins: a path (/dev/input/eventN or a /dev/input/by-id
     # link), a "vvvv:pppp" USB vendor:product id (hex), or a substring of the device name.
@@ -83,6 +89,10 @@ class AgentConfig:
     tls_key_file: str | None = None
     # Read by edge_agent/health.py: seconds between health reports.
     health_interval_s: float = 30.0
+    # Where the health probe reads the firmware's power and throttling word: this file
+    # (under the probe's root), else this command's output ("throttled=0x50005"); empty: neither.
+    throttled_file: str = DEFAULT_THROTTLED_FILE
+    throttled_command: str = DEFAULT_THROTTLED_COMMAND
     log_level: str = "INFO"
 
     @property
@@ -155,6 +165,11 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: object) -> Ag
         except ValueError:
             raise ConfigError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a number") from None
 
+    def optional(name: str, default: str) -> str:
+        """A source the Pi may lack: "none" turns it off."""
+        value = get(name, default) or default
+        return "" if value.strip().lower() == "none" else value
+
     printers_json = Path(get("printers_json", str(DEFAULT_PRINTERS_JSON)) or "")
     # systemd's StateDirectory= exports STATE_DIRECTORY; use it when nothing else is set.
     spool_default = env.get("STATE_DIRECTORY", "").split(":")[0] or str(DEFAULT_SPOOL_DIR)
@@ -176,6 +191,7 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: object) -> Ag
         store_key=read_store_key(printers_json),
         broker_url=get("broker_url", DEFAULT_BROKER_URL) or DEFAULT_BROKER_URL,
         device_id=(get("device_id") or socket.gethostname())[:64],
+        device_secret=get("device_secret"),
         spool_dir=Path(get("spool_dir", spool_default) or spool_default),
         printers_json=printers_json,
         device_path=get("device"),
@@ -194,5 +210,7 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: object) -> Ag
         tls_cert_file=get("tls_cert_file"),
         tls_key_file=get("tls_key_file"),
         health_interval_s=number("health_interval_s", 30.0),
+        throttled_file=optional("throttled_file", DEFAULT_THROTTLED_FILE),
+        throttled_command=optional("throttled_command", DEFAULT_THROTTLED_COMMAND),
         log_level=(get("log_level", "INFO") or "INFO").upper(),
     )

@@ -5,7 +5,8 @@ that is missing or unreadable is None, never an exception. The report keeps seed
 fields (id, wifi_status, mem_usage, cpu_temp, cpu_percent, gpio_used_count, spi_buses,
 i2c_buses, usb_devices_count, net_bytes_sent, net_bytes_recv, net_ifaces) and adds
 store_key, agent_version, uptime_s, spool_depth, spool_oldest_at, wifi_signal_dbm,
-mem_percent, leds and reported_at (UTC) so the server can drop out-of-order reports.
+mem_percent, leds, throttled (the firmware's get_throttled word: power and throttling) and
+reported_at (UTC) so the server can drop out-of-order reports.
 
 `start_reporter()` runs the loop in a thread. While the broker is away only the latest
 report is kept (in memory): health never queues up behind, or crowds out, the scans.
@@ -15,7 +16,9 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
+import shlex
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -27,11 +30,14 @@ from typing import Any, TypeVar
 import edge_agent
 from edge_agent.config import AgentConfig
 from edge_agent.publisher import backoff_delay, make_celery, publish_options
+from edge_agent.signing import signed_report
 from edge_agent.spool import Spool
 
 log = logging.getLogger("edge_agent.health")
 
 TASK_NAME = "health.report"
+THROTTLED_FILE = "sys/devices/platform/soc/soc:firmware/get_throttled"
+THROTTLED_COMMAND_TIMEOUT_S = 2.0
 QUEUE = "health"
 AGENT_VERSION = str(getattr(edge_agent, "__version__", "dev"))
 
@@ -48,8 +54,10 @@ class CpuTimes:
 
 def collect(root: Path = Path("/"), *, device_id: str | None = None, store_key: str | None = None,
             cpu_baseline: CpuTimes | None = None, spool_depth: int | None = None,
-            spool_oldest_at: str | None = None, now: datetime | None = None) -> dict[str, Any]:
-    """Return one health report read from `root` (CPU % since `cpu_baseline`, else since boot)."""
+            spool_oldest_at: str | None = None, now: datetime | None = None,
+            throttled_file: str = THROTTLED_FILE, throttled_command: str = "") -> dict[str, Any]:
+    """Return one health report read from `root` (CPU % since `cpu_baseline`, else since boot;
+    the throttling word from `throttled_file` under `root`, else `throttled_command`)."""
     wifi = _safe(lambda: read_wifi(root)) or {}
     interfaces = _safe(lambda: read_interfaces(root))
     traffic = _safe(lambda: read_net_bytes(root)) or (None, None)
@@ -78,6 +86,7 @@ def collect(root: Path = Path("/"), *, device_id: str | None = None, store_key: 
         "mem_percent": memory[1],
         "leds": leds,
         "led_internal_status": _internal_led(leds),
+        "throttled": _safe(lambda: read_throttled(root, throttled_file, throttled_command)),
         "reported_at": (now or datetime.now(timezone.utc)).isoformat(),
     }
 
@@ -215,6 +224,32 @@ def read_uptime(root: Path) -> int:
     return int(float((root / "proc/uptime").read_text().split()[0]))
 
 
+def read_throttled(root: Path, file: str, command: str) -> int:
+    """Return the firmware's get_throttled word: the sysfs file when there is one (no process
+    to start), else `vcgencmd get_throttled`'s answer."""
+    if file and (root / file.lstrip("/")).is_file():
+        return parse_throttled((root / file.lstrip("/")).read_text())
+    if not command:
+        raise FileNotFoundError("no get_throttled source configured")
+    answer = subprocess.run(shlex.split(command), capture_output=True, text=True, check=True,
+                            timeout=THROTTLED_COMMAND_TIMEOUT_S)
+    return parse_throttled(answer.stdout)
+
+
+def parse_throttled(text: str) -> int:
+    """Return the word `vcgencmd get_throttled` prints ("throttled=0x50005") or the sysfs file
+    holds (hex, "50005"); ValueError on anything else, so a garbled answer is null, not a guess."""
+    value = text.strip()
+    if value.startswith("throttled="):
+        value = value.removeprefix("throttled=")
+        if not value[:2].lower() == "0x":
+            raise ValueError(f"get_throttled answer without 0x: {text.strip()[:40]!r}")
+    digits = value[2:] if value[:2].lower() == "0x" else value
+    if not re.fullmatch(r"[0-9a-fA-F]{1,8}", digits):
+        raise ValueError(f"get_throttled answer is not a 32-bit hex word: {text.strip()[:40]!r}")
+    return int(digits, 16)
+
+
 # --- the reporter ---------------------------------------------------------------------------
 
 class HealthReporter:
@@ -236,7 +271,8 @@ class HealthReporter:
         depth, oldest = _safe(self.spool.backlog) or (None, None)
         report = collect(self.root, device_id=self.config.device_id, store_key=self.config.store_key,
                          cpu_baseline=self._cpu_baseline, spool_depth=depth,
-                         spool_oldest_at=oldest)
+                         spool_oldest_at=oldest, throttled_file=self.config.throttled_file,
+                         throttled_command=self.config.throttled_command)
         self._cpu_baseline = _safe(lambda: read_cpu_times(self.root)) or self._cpu_baseline
         return report
 
@@ -277,7 +313,8 @@ class HealthReporter:
             connection = self._app.connection_for_write()
             connection.ensure_connection(max_retries=0, timeout=self.config.publish_timeout_s)
             self._connection = connection
-        self._app.send_task(TASK_NAME, args=[report], queue=QUEUE, connection=self._connection,
+        self._app.send_task(TASK_NAME, args=[signed_report(report, self.config.device_secret)],
+                            queue=QUEUE, connection=self._connection,
                             retry=False, ignore_result=True,
                             **publish_options(self.config.broker_url))
 

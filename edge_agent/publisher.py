@@ -7,7 +7,8 @@ backoff and jitter. A scan the broker accepted (Redis LPUSH returned; on RabbitM
 publisher confirm came for a message a queue took: one the broker nacks, returns as
 unroutable or never confirms raises) stays in the spool, waiting for its outcome
 (edge_agent/outcomes.py); without one within its ack timeout it is sent again, the timeout
-doubling per send (edge_agent/spool.py).
+doubling per send (edge_agent/spool.py). Each scan is signed as it is sent
+(edge_agent/signing.py), so those spooled before the agent had a secret are signed too.
 """
 from __future__ import annotations
 
@@ -18,11 +19,12 @@ import ssl
 import threading
 import time
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from celery import Celery
 
 from edge_agent.config import AgentConfig
+from edge_agent.signing import signed_scan
 from edge_agent.spool import Pending, Spool
 
 log = logging.getLogger("edge_agent.publisher")
@@ -77,11 +79,16 @@ def make_celery(config: AgentConfig) -> Celery:
 
 def publish_options(broker_url: str) -> dict[str, Any]:
     """What each send adds. On RabbitMQ: mandatory, so a message no queue takes comes back
-    and fails the publish (a confirm alone also acks an unroutable message), and no
+    and fails the publish (a confirm alone also acks an unroutable message); no
     declarations (the server's workers declare the quorum queues and their exchanges; a Pi's
-    user may only write). On Redis: nothing (Celery declares the queue, which kombu's Redis
-    routing needs)."""
-    return {"declare": [], "mandatory": True} if is_amqp(broker_url) else {}
+    user may only write); and `user_id`, the broker user of the URL, which RabbitMQ refuses
+    unless it is the connection's own, so the worker knows which device's user sent it. On
+    Redis: nothing (Celery declares the queue, which kombu's Redis routing needs; Redis would
+    carry a user_id unchecked)."""
+    if not is_amqp(broker_url):
+        return {}
+    user = urlsplit(broker_url).username
+    return {"declare": [], "mandatory": True, **({"user_id": unquote(user)} if user else {})}
 
 
 def backoff_delay(attempt: int, base_s: float, max_s: float) -> float:
@@ -132,7 +139,8 @@ class Publisher:
             try:
                 connection = self._ensure_connection()
                 for item in batch:
-                    self.app.send_task(self.config.task_name, kwargs=item.scan,
+                    self.app.send_task(self.config.task_name,
+                                       kwargs=signed_scan(item.scan, self.config.device_secret),
                                        queue=self.config.queue, task_id=item.scan["scan_id"],
                                        connection=connection, retry=False, ignore_result=True,
                                        **self._publish_options)

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs what Stockflow needs on Debian: system packages when missing, then the venv.
 #   bash platform/bootstrap.sh            server + tests Python packages
-#   bash platform/bootstrap.sh --test-tools  also the test tools: Debian's chromium (browser tests) and docker-compose
+#   bash platform/bootstrap.sh --test-tools  also the test tools: Debian's chromium (browser tests), docker-compose
+#                                            and debootstrap (make compose-check)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(python3-venv libmariadb-dev pkg-config libmagic1 gcc python3-dev fonts-dejavu-core)
-[[ "${1:-}" == "--test-tools" ]] && packages+=(chromium docker-compose)
+packages=(python3-venv libmariadb-dev pkg-config libmagic1 gcc python3-dev fonts-dejavu-core
+          tesseract-ocr tesseract-ocr-por)
+[[ "${1:-}" == "--test-tools" ]] && packages+=(chromium docker-compose debootstrap)
+# the receipt corpus's bank fonts (tests/comprovantes/receipts.py falls back to DejaVu without them)
+[[ "${1:-}" == "--test-tools" ]] && packages+=(fonts-roboto-unhinted fonts-open-sans fonts-lato fonts-liberation)
 
 missing=()
 for pkg in "${packages[@]}"; do

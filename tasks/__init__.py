@@ -6,10 +6,10 @@ feature's tasks and registers them on that app. Beat's schedule is wired here to
 from celerybeat.schedule import beat_schedule
 from core.celery_app import celery_app
 from core.settings import get_settings
-from tasks import baixa, comprovantes, health, maintenance, ruptura, sync
+from tasks import alerts, baixa, comprovantes, health, maintenance, ruptura, sync
 
 celery_app.conf.beat_schedule = beat_schedule(get_settings())
 app = celery_app
 
-__all__ = ["app", "baixa", "celery_app", "comprovantes", "health", "maintenance", "ruptura",
+__all__ = ["alerts", "app", "baixa", "celery_app", "comprovantes", "health", "maintenance", "ruptura",
            "sync"]

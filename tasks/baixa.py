@@ -15,6 +15,12 @@ from core.celery_app import celery_app
 from tasks.base import FromSettings, JobTask
 
 
+def publisher_user(task: JobTask) -> Any:
+    """Return the message's AMQP `user_id` (RabbitMQ refuses one that is not the publishing
+    connection's user; the agent sets it), or None when it carries none."""
+    return (task.request.properties or {}).get("user_id")
+
+
 class BaixaTask(JobTask):
     """JobTask whose given-up scans are answered to their Pi: a dead letter in the table is
     the scan's recorded outcome (JobTask parks it in Redis while the database is down, and
@@ -38,9 +44,10 @@ class BaixaTask(JobTask):
 @celery_app.task(name="baixa.registrar", base=BaixaTask, bind=True)
 def registrar(self: BaixaTask, scan_id: Any = None, product_id: Any = None,
               store_key: Any = None, device_id: Any = None, scanned_at: Any = None,
-              **_ignored: Any) -> dict[str, Any]:
+              signature: Any = None, **_ignored: Any) -> dict[str, Any]:
     """Write the scanned product off (registrar_baixa), tell the scan's Pi, and return the
     scan's outcome."""
-    outcome = registrar_baixa(scan_id, product_id, store_key, device_id, scanned_at)
+    outcome = registrar_baixa(scan_id, product_id, store_key, device_id, scanned_at, signature,
+                              publisher_user(self))
     send_outcome(scan_id, device_id, outcome["outcome"], outcome["reason"])
     return outcome

@@ -1,5 +1,6 @@
 """`comprovantes.processar` (queue comprovantes): read one uploaded receipt and save its PIX
-fields. A thin wrapper around core.comprovantes.processing."""
+fields; `comprovante.correct` (queue default): a reviewer's corrections. Thin wrappers around
+core.comprovantes.processing and core.comprovantes.review."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,7 +9,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from core import jobs
 from core.celery_app import celery_app
-from core.comprovantes import processing
+from core.comprovantes import processing, review
 from core.comprovantes.ocr.errors import OcrError, OcrUnavailable
 from tasks.base import FromSettings, JobTask
 
@@ -64,3 +65,19 @@ def processar(self: ComprovanteTask, comprovante_id: int,
               job_id: str | None = None) -> dict[str, Any]:
     """Read one stored receipt and save its PIX fields; return the job's result."""
     return processing.process(comprovante_id, job_id)
+
+
+class CorrectionTask(JobTask):
+    """A reviewer's correction sent by a script: a database gone mid-task is retried; a
+    correction that fails its checks is final (the same values would fail again)."""
+
+    autoretry_for = (OperationalError, InterfaceError)
+
+
+# Queue `default` (no family route): a correction is quick and must not wait behind OCR.
+@celery_app.task(name=review.TASK_NAME, base=CorrectionTask, bind=True, ignore_result=True)
+def correct(self: CorrectionTask, comprovante_id: int, campos: dict[str, Any],
+            actor: str | int) -> dict[str, Any]:
+    """Apply a reviewer's corrections to a receipt and confirm it (as the page's "Corrigir e
+    confirmar" does); return the corrections and the new result."""
+    return review.correct(comprovante_id, campos, actor)

@@ -53,9 +53,11 @@ class HealthReportTask(JobTask):
         super().record_given_up(failure)
 
 
-def store_report(consumer: str, report: Any, encoding: str | None) -> dict[str, Any]:
+def store_report(consumer: str, report: Any, encoding: str | None,
+                 sender: Any = None) -> dict[str, Any]:
     """Store one report (or a replayed kept message); return {"device", "applied"}, or
-    {"rejected", "reason"} once a poison one is kept in the dead letters."""
+    {"rejected", "reason"} once a poison one is kept in the dead letters. `sender`: the
+    broker user that published it (the AMQP user_id), when it carries one."""
     raw: Any = None
     try:
         raw = poison.report_of_call(report, encoding)
@@ -64,7 +66,7 @@ def store_report(consumer: str, report: Any, encoding: str | None) -> dict[str, 
         return _refused(consumer, report, encoding, error, raw)
     except Exception as exc:  # noqa: BLE001 - a parser bug must not fail or retry the task
         return _refused(consumer, report, encoding, poison.unexpected(exc), raw)
-    if refused := registry_refusal(row):
+    if refused := registry_refusal(row, sender):
         return _refused(consumer, report, encoding, refused, raw)
     outcome = _writer.submit(row)
     if isinstance(outcome, Refused):
@@ -81,7 +83,7 @@ def _refused(consumer: str, report: Any, encoding: str | None, error: InvalidRep
 @celery_app.task(name="health.report", base=HealthReportTask, bind=True)
 def report(self: HealthReportTask, report: Any, encoding: str | None = None) -> dict[str, Any]:
     """Store one device's report; `encoding` only for a replayed dead letter."""
-    return store_report(self.name, report, encoding)
+    return store_report(self.name, report, encoding, (self.request.properties or {}).get("user_id"))
 
 
 @celery_app.task(name="health.bridge", base=HealthReportTask, bind=True)

@@ -6,7 +6,7 @@ retry or dead letter of its own (the next run, a minute or five later, is the re
 """
 from __future__ import annotations
 
-from core import dead_letters, jobs
+from core import dead_letters, jobs, overview
 from core.celery_app import celery_app
 from tasks.base import give_up_job, record_parked
 
@@ -29,3 +29,10 @@ def sweep_jobs() -> dict[str, int]:
     """Every 5 minutes: send jobs stuck in queued/started past their deadline again, or give
     them up (dead letter, job failed) after STOCKFLOW_JOB_MAX_RESENDS; return the counts."""
     return jobs.sweep(give_up=give_up_job)
+
+
+@celery_app.task(name="maintenance.publish_overview")
+def publish_overview() -> dict[str, str | None]:
+    """Every STOCKFLOW_OVERVIEW_INTERVAL_S: publish the home page's figures (and sample the
+    queue depths); return each block's SSE event id."""
+    return overview.publish_all()

@@ -1,5 +1,5 @@
 """sync.sincronizar: Consinco -> Plusoft, one entity or all in order, on the `sync` queue;
-sync.reenviar: replay an entity's rejected rows.
+sync.reenviar: replay an entity's rejected rows; sync.simular: the dry run (posts nothing).
 
 The task is a thin wrapper around core.sync.engine.sync_slice. A task works for at most
 STOCKFLOW_PLUSOFT_CHUNK_S, then replaces itself with a fresh task that continues from the
@@ -18,12 +18,15 @@ from core import jobs
 from core.celery_app import celery_app
 from core.settings import get_settings
 from core.sse import publish_safely
-from core.sync import locks, runs
+from core.sync import dry_run, locks, runs
+from core.sync.consinco.entities import PERSONAL_DATA_ENTITIES
 from core.sync.consinco.queries import INCREMENTAL
+from core.sync.drift import SchemaDrift
 from core.sync.engine import sync_slice
 from core.sync.plusoft import PlusoftUnavailable
 from core.sync.replay import ReplayResult, replay_slice
 from core.sync.trigger import (
+    DRY_RUN_TASK_NAME,
     REPLAY_TASK_NAME,
     SSE_CHANNEL,
     TASK_NAME,
@@ -53,6 +56,10 @@ class SyncTask(JobTask):
     def before_start(self, task_id: str, args: Any, kwargs: dict[str, Any]) -> None:
         if kwargs.get("parte", 0) == 0:
             super().before_start(task_id, args, kwargs)
+
+    def failure_message(self, exc: BaseException) -> str:
+        # A changed view's reason is already a sentence for the person reading the page.
+        return str(exc) if isinstance(exc, SchemaDrift) else super().failure_message(exc)
 
 
 # ignore_result: the job registry and sync_runs hold the outcome; nobody waits on Celery's.
@@ -123,6 +130,51 @@ def reenviar(self: SyncTask, entidade: str, ids: list[int] | None = None,
     answer = {"entidade": entidade, **totals}
     publish_safely(SSE_CHANNEL, "reenvio", {**answer, "job_id": job_id})
     return answer
+
+
+class DryRunTask(SyncTask):
+    """A dry run reads only: nothing to keep for a replay when it fails (start another)."""
+
+    dead_letter = False
+
+
+@celery_app.task(name=DRY_RUN_TASK_NAME, base=DryRunTask, bind=True, ignore_result=True)
+def simular(self: DryRunTask, entidades: list[str], modo: str = INCREMENTAL,
+            job_id: str | None = None, disparado_por: str = "manual",
+            amostras: int = dry_run.DEFAULT_SAMPLES, dados_pessoais: bool = False,
+            indice: int = 0, parte: int = 0, estado: dict[str, Any] | None = None,
+            resultados: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Dry-run entidades[indice] for one time slice (posting nothing), then hand over to the
+    next slice or entity; the job's result holds each entity's counts and samples."""
+    job_id = job_id or self.request.id
+    entidade = entidades[indice]
+    state = estado or dry_run.start(entidade, modo)
+    personal = entidade not in PERSONAL_DATA_ENTITIES or dados_pessoais
+    last_publish = [0.0]
+
+    def progress(current: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if not current["concluida"] and now - last_publish[0] < PUBLISH_EVERY_S:
+            return
+        last_publish[0] = now
+        overall = (indice + dry_run.progress_pct(current) / 100) / len(entidades) * 100
+        jobs.set_progress(job_id, int(overall), stage=(
+            f"simulação {entidade}: {current['lidas']}/{current['total']} linhas"))
+
+    state = dry_run.simulate_slice(state, amostras, with_samples=personal, on_batch=progress)
+    following = dict(entidades=entidades, modo=modo, job_id=job_id, disparado_por=disparado_por,
+                     amostras=amostras, dados_pessoais=dados_pessoais, parte=parte + 1)
+    if not state["concluida"]:
+        raise self.replace(simular.si(**following, indice=indice, estado=state,
+                                      resultados=resultados).set(queue=_queue(self)))
+    resultados = {**(resultados or {}), entidade: state}
+    if indice + 1 < len(entidades):
+        raise self.replace(simular.si(**following, indice=indice + 1, resultados=resultados)
+                           .set(queue=_queue(self)))
+    log.info("sync dry run done job=%s by=%s counts=%s", job_id, disparado_por,
+             {name: {key: result[key] for key in dry_run.COUNTS}
+              for name, result in resultados.items()})
+    return {"simulacao": True, "modo": modo, "entidades": resultados}
 
 
 @contextmanager

@@ -11,17 +11,22 @@ from core.settings import get_settings
 from web import (
     access,
     admin,
+    alerts,
     audit,
     auth,
     baixa,
     cli,
     comprovantes,
+    dead_letters,
     errors,
+    exports,
     flower_proxy,
+    formats,
     health,
     home,
     jobs,
     limits,
+    metrics,
     params,
     probes,
     ruptura,
@@ -31,8 +36,8 @@ from web import (
 )
 
 # Every blueprint, in registration order; a module's SSE_CHANNELS says who may read its channels.
-BLUEPRINT_MODULES = (auth, home, probes, jobs, sse, baixa, ruptura, comprovantes, health, sync,
-                     audit, admin, flower_proxy)
+BLUEPRINT_MODULES = (auth, home, probes, jobs, sse, baixa, ruptura, comprovantes, exports, health,
+                     sync, audit, admin, flower_proxy, dead_letters, alerts, metrics)
 
 # The navigation bar: (label, endpoint), each shown to those who may open it. Pages keep the
 # business's words.
@@ -42,6 +47,8 @@ NAVIGATION = [
     ("Comprovantes", "comprovantes.index"),
     ("Dispositivos", "health.index"),
     ("Sincronização", "sync.index"),
+    ("Falhas", "dead_letters.index"),
+    ("Alertas", "alerts.history_page"),
     ("Auditoria", "audit.index"),
     ("Usuários", "admin.index"),
 ]
@@ -73,6 +80,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         sse.add_channel_rules(app, getattr(module, "SSE_CHANNELS", {}))
     auth.init_auth(app)
     errors.init_errors(app)
+    formats.init_formats(app)
     limits.init_limits(app)  # after the login requirement: limits keyed on the user see who it is
     security_headers.init_security_headers(app)
     cli.register_cli(app)

@@ -2,8 +2,6 @@
 outcome and text in the target, a page at a time, and the filtered entries as CSV."""
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -18,7 +16,7 @@ from core import audit
 from core.db import session_scope
 from core.models import AuditEntry
 from core.models.auth import AUDITORIA
-from web import access
+from web import access, exports
 from web.params import choice_arg, date_arg, int_arg, text_arg
 
 bp = Blueprint("audit", __name__)
@@ -29,9 +27,6 @@ EXPORT_CHUNK = 500
 OUTCOMES = ("ok", "failed")
 CSV_COLUMNS = ("id", "quando_utc", "ator", "acao", "alvo", "resultado", "endereco",
                "navegador", "detalhe")
-# A cell starting with one of these is a formula to a spreadsheet: a typed username could
-# otherwise run one on the administrator's machine.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -104,21 +99,11 @@ def export_csv() -> Any:
 
 
 def csv_lines(filtro: AuditFilter) -> Iterator[str]:
-    """Yield the CSV header, then the filtered entries a chunk at a time."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def flush() -> str:
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return text
-
-    writer.writerow(CSV_COLUMNS)
-    yield flush()
-    for chunk in entry_chunks(filtro):
-        writer.writerows(csv_row(entry) for entry in chunk)
-        yield flush()
+    """Yield the CSV header, then the filtered entries a chunk at a time (web/exports.py's
+    writer and formula guard; the trail keeps its own machine-readable columns: ISO UTC times,
+    comma-separated, as scripts reading it expect)."""
+    return exports.csv_text(CSV_COLUMNS, ([csv_row(entry) for entry in chunk]
+                                          for chunk in entry_chunks(filtro)), delimiter=",")
 
 
 def entry_chunks(filtro: AuditFilter) -> Iterator[list[AuditEntry]]:
@@ -141,16 +126,12 @@ def csv_row(entry: AuditEntry) -> list[str]:
     detail = "" if entry.detail is None else json.dumps(entry.detail, ensure_ascii=False)
     values = [str(entry.id), entry.at.isoformat(), entry.actor, entry.action, entry.target or "",
               entry.outcome, entry.remote_addr or "", entry.user_agent or "", detail]
-    return [_neutralised(value) for value in values]
-
-
-def _neutralised(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
+    return [exports.guard(value) for value in values]
 
 
 def entry_view(entry: AuditEntry) -> dict[str, Any]:
     """An entry as the page shows it."""
-    return {"id": entry.id, "quando": entry.at.strftime("%Y-%m-%d %H:%M:%S"),
+    return {"id": entry.id, "quando": entry.at,
             "ator": entry.actor, "acao": entry.action, "alvo": entry.target or "",
             "resultado": entry.outcome, "endereco": entry.remote_addr or "",
             "navegador": entry.user_agent or "",

@@ -1,5 +1,6 @@
 """The baixas page (/baixas): live scan feed per store, write-off history with search and
-undo, rejected scans with reasons, and the baixa dead-letter list with replay."""
+undo, rejected scans with reasons, the baixa dead-letter list with replay, and the exports
+of the history and the rejected scans (CSV, XLSX, web/exports.py)."""
 from __future__ import annotations
 
 from typing import Any
@@ -16,7 +17,9 @@ from core.db import session_scope
 from core.models import BaixaEstorno, BaixaLeitura, DeadLetter, Produto, ProdutoRemovido
 from core.models.auth import BAIXAS, BAIXAS_ESTORNAR, BAIXAS_REENVIAR
 from core.models.baixa import REMOVED
+from web import exports
 from web.access import requires
+from web.exports import DATA_HORA, DINHEIRO, INTEIRO, TEXTO, Coluna
 from web.params import choice_arg, int_arg, text_arg
 
 bp = Blueprint("baixa", __name__)
@@ -84,9 +87,8 @@ def api_scans() -> Any:
     store = _store_arg()
     since = sse.latest_id(store_channel(store))
     rejected_only = choice_arg("rejeitadas", "0", ("0", "1")) == "1"
-    query = select(BaixaLeitura).where(BaixaLeitura.store_key == store)
-    if rejected_only:
-        query = query.where(BaixaLeitura.outcome != REMOVED)
+    query = (_rejected_query(store) if rejected_only
+             else select(BaixaLeitura).where(BaixaLeitura.store_key == store))
     page = _paginate(query.order_by(BaixaLeitura.id.desc()), _page_arg(),
                      lambda row: row.as_event())
     return jsonify(since=since, **page)
@@ -96,8 +98,13 @@ def api_scans() -> Any:
 @requires(BAIXAS)
 def api_removed() -> Any:
     """The store's written-off products, newest first; `q` searches id, name, barcode, device, scan."""
-    store = _store_arg()
-    text = text_arg("q", 100)
+    query = _removed_query(_store_arg(), text_arg("q", 100))
+    order = (ProdutoRemovido.data_retirada.desc(), ProdutoRemovido.id_removido.desc())
+    return jsonify(_paginate(query.order_by(*order), _page_arg(), removido_json))
+
+
+def _removed_query(store: str, text: str) -> Select[Any]:
+    """The store's written-off products that `text` matches (id, name, barcode, device, scan, lot)."""
     query = select(ProdutoRemovido).where(ProdutoRemovido.store_key == store)
     if text:
         like = f"%{text}%"
@@ -105,8 +112,11 @@ def api_removed() -> Any:
             cast(ProdutoRemovido.id, String).like(like), ProdutoRemovido.descricao.like(like),
             ProdutoRemovido.codigo_barras.like(like), ProdutoRemovido.device_id.like(like),
             ProdutoRemovido.scan_id.like(like), ProdutoRemovido.lote.like(like)))
-    order = (ProdutoRemovido.data_retirada.desc(), ProdutoRemovido.id_removido.desc())
-    return jsonify(_paginate(query.order_by(*order), _page_arg(), removido_json))
+    return query
+
+
+def _rejected_query(store: str) -> Select[Any]:
+    return select(BaixaLeitura).where(BaixaLeitura.store_key == store, BaixaLeitura.outcome != REMOVED)
 
 
 @bp.get("/api/baixas/estornos")
@@ -167,3 +177,52 @@ def api_replay(entry_id: int) -> Any:
     if task_id is None:
         abort(409, description="Item já reenviado.")
     return jsonify(id=entry_id, task_id=task_id)
+
+
+OUTCOME_LABELS = {"removed": "Retirado", "already_removed": "Já retirado", "not_found": "Não encontrado",
+                  "invalid": "Inválido", "refused": "Recusado"}
+HISTORY_COLUMNS = (
+    Coluna("Retirado em", DATA_HORA, 17), Coluna("Produto", INTEIRO, 12), Coluna("Descrição", TEXTO, 30),
+    Coluna("Código de barras", TEXTO, 16), Coluna("Preço (R$)", DINHEIRO, 12), Coluna("Lote", TEXTO, 12),
+    Coluna("Validade", DATA_HORA, 17), Coluna("Responsável", TEXTO, 16), Coluna("Dispositivo", TEXTO, 16),
+    Coluna("Loja", TEXTO, 10), Coluna("Leitura (scan_id)", TEXTO, 38), Coluna("Nº da baixa", INTEIRO, 10))
+REJECTED_COLUMNS = (
+    Coluna("Processada em", DATA_HORA, 17), Coluna("Lida em", DATA_HORA, 17), Coluna("Lido", TEXTO, 16),
+    Coluna("Resultado", TEXTO, 14), Coluna("Motivo", TEXTO, 40), Coluna("Dispositivo", TEXTO, 16),
+    Coluna("Loja", TEXTO, 10), Coluna("Leitura (scan_id)", TEXTO, 38))
+
+
+def _history_row(row: ProdutoRemovido) -> list[Any]:
+    return [row.data_retirada, row.id, row.descricao, row.codigo_barras, row.preco, row.lote,
+            row.validade, row.responsavel_retirada, row.device_id, row.store_key, row.scan_id,
+            row.id_removido]
+
+
+def _rejected_row(row: BaixaLeitura) -> list[Any]:
+    return [row.processed_at, row.scanned_at, row.product_id, OUTCOME_LABELS.get(row.outcome, row.outcome),
+            row.reason, row.device_id, row.store_key, row.scan_id]
+
+
+@bp.get("/baixas/exportar/historico.<formato>")
+@requires(BAIXAS)
+def export_history(formato: str) -> Any:
+    """The store's written-off products the search selects (`loja`, `q`), newest first."""
+    formato = exports.choice_from_path(formato)
+    store, text = _store_arg(), text_arg("q", 100)
+    return exports.exportar(
+        formato, f"baixas-{store}", HISTORY_COLUMNS,
+        exports.keyset_chunks(_removed_query(store, text), ProdutoRemovido.id_removido, _history_row),
+        acao="baixa.export", filtros={"lista": "historico", "loja": store, **({"q": text} if text else {})},
+        folha="Produtos retirados")
+
+
+@bp.get("/baixas/exportar/rejeitadas.<formato>")
+@requires(BAIXAS)
+def export_rejected(formato: str) -> Any:
+    """The store's rejected scans (every outcome but a removal), newest first."""
+    formato = exports.choice_from_path(formato)
+    store = _store_arg()
+    return exports.exportar(
+        formato, f"leituras-rejeitadas-{store}", REJECTED_COLUMNS,
+        exports.keyset_chunks(_rejected_query(store), BaixaLeitura.id, _rejected_row),
+        acao="baixa.export", filtros={"lista": "rejeitadas", "loja": store}, folha="Leituras rejeitadas")

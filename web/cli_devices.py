@@ -61,6 +61,17 @@ def register_devices_cli(app: Flask) -> None:
         click.echo(f"dispositivo {device.device_id} revogado; usuário {device.broker_user} "
                    "apagado do broker")
 
+    @devices_group.command("secret")
+    @click.argument("device_id")
+    @click.option("--rotate", is_flag=True,
+                  help="Troca o segredo: o anterior deixa de valer (após o cache dos workers).")
+    def devices_secret(device_id: str, rotate: bool) -> None:
+        """Print an active device's signing secret line (recomputed from the server's key)."""
+        try:
+            click.echo(devices.secret_line(device_id, rotate), nl=False)
+        except devices.DeviceError as exc:
+            raise click.UsageError(str(exc)) from exc
+
     @devices_group.command("list")
     def devices_list() -> None:
         """List the registered devices (tab-separated)."""

@@ -1,26 +1,28 @@
-"""The receipts page (/financeiro/comprovantes) and its JSON API: upload, list, read one."""
+"""The receipts page (/financeiro/comprovantes) and its JSON API: upload, list, read one, and the
+review queue (a receipt's file, corrections and confirmation)."""
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from flask import Blueprint, abort, jsonify, render_template, request
+from flask import Blueprint, Response, abort, jsonify, render_template, request
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from core import jobs
-from core.comprovantes import processing, registry
+from core.comprovantes import processing, registry, review, storage
 from core.comprovantes.validation import (
     UploadRefused,
     too_large_message,
     validate_upload,
 )
+from core.models.auth import COMPROVANTES, COMPROVANTES_REVISAR, COMPROVANTES_TODOS
 from core.settings import get_settings
+from web.access import requires
 from web.limits import current_user_key, limiter, minutes, take_daily_upload_bytes, throttled_response
+from web.metrics import timed_upload
 
 log = logging.getLogger(__name__)
-from core.models.auth import COMPROVANTES, COMPROVANTES_TODOS
-from web.access import requires
 
 bp = Blueprint("comprovantes", __name__)
 
@@ -48,12 +50,39 @@ def _visible(comprovante_id: int) -> Any:
     return receipt
 
 
+# Who may read a channel: finance staff hear receipts entering and leaving the review queue.
+SSE_CHANNELS = {review.CHANNEL: lambda user, rest: rest == "" and user.can(COMPROVANTES_REVISAR)}
+# The file shown beside the fields: an image as stored, a PDF's first page rendered as PNG
+# (the browser never opens the PDF itself), never as a page or a download of the app's origin.
+FILE_CSP = "default-src 'none'; img-src 'self'; sandbox"
+PDF_PREVIEW_WIDTH_PX = 1000
+
+
+def describe(receipt: Any) -> dict[str, Any]:
+    """A receipt as this user may see it: the receipt a duplicate repeats is named only to those
+    who may read that one (otherwise it is just "already received")."""
+    body = registry.describe(receipt)
+    body["duplicado"] = receipt.duplicado_de is not None
+    if receipt.duplicado_de is not None and not _may_see(registry.get(receipt.duplicado_de)):
+        body["duplicado_de"] = None
+    return body
+
+
 @bp.get("/financeiro/comprovantes")
 @requires(COMPROVANTES)
 def index() -> Any:
-    receipts = [registry.describe(r) for r in registry.recent(_owner_filter())]
+    from core.sse import latest_id
+
+    reviewer = current_user.can(COMPROVANTES_REVISAR)
+    # Read before the queries: an update committed in between is replayed, not missed.
+    since = latest_id(review.CHANNEL) if reviewer else None
+    recent = registry.recent(_owner_filter())
+    pending = review.pending() if reviewer else []
     settings = get_settings()
-    return render_template("comprovantes/index.html", comprovantes=receipts,
+    return render_template("comprovantes/index.html", comprovantes=[describe(r) for r in recent],
+                           revisar=[describe(r) for r in pending], revisor=reviewer,
+                           revisao_desde=since, campos_revisao=list(review.FIELD_LABELS.items()),
+                           total=registry.total_recebido(recent),
                            max_mb=settings.upload_max_bytes / (1024 * 1024),
                            max_pages=settings.upload_max_pdf_pages)
 
@@ -61,19 +90,73 @@ def index() -> Any:
 @bp.get("/api/comprovantes")
 @requires(COMPROVANTES)
 def listing() -> Any:
-    return jsonify(comprovantes=[registry.describe(r) for r in registry.recent(_owner_filter())])
+    recent = registry.recent(_owner_filter())
+    return jsonify(comprovantes=[describe(r) for r in recent],
+                   total_recebido=f"{registry.total_recebido(recent):.2f}")
 
 
 @bp.get("/api/comprovantes/<int:comprovante_id>")
 @requires(COMPROVANTES)
 def detail(comprovante_id: int) -> Any:
-    return jsonify(registry.describe(_visible(comprovante_id)))
+    return jsonify(describe(_visible(comprovante_id)))
+
+
+@bp.get("/api/comprovantes/revisao")
+@requires(COMPROVANTES_REVISAR)
+def review_queue() -> Any:
+    """The receipts waiting for a person, oldest first."""
+    return jsonify(comprovantes=[describe(r) for r in review.pending()])
+
+
+@bp.get("/api/comprovantes/<int:comprovante_id>/arquivo")
+@requires(COMPROVANTES_REVISAR)
+def original_file(comprovante_id: int) -> Any:
+    """The receipt's file for the reviewer's eyes: the image, or a PDF's first page as PNG."""
+    from core.comprovantes.ocr.engines import render_pdf_pages
+
+    receipt = _visible(comprovante_id)
+    mime = receipt.mime
+    try:
+        if mime == "application/pdf":
+            data = storage.read_preview(receipt.nome_armazenado,
+                                        lambda pdf: render_pdf_pages(pdf, 1, PDF_PREVIEW_WIDTH_PX)[0])
+            mime = "image/png"
+        else:
+            data = storage.read(receipt.nome_armazenado)
+    except OSError:
+        abort(404, description="O arquivo do comprovante não está mais no armazenamento.")
+    extension = {"image/png": "png", "image/jpeg": "jpg"}[mime]
+    response = Response(data, mimetype=mime)
+    response.headers["Content-Disposition"] = f'inline; filename="comprovante-{receipt.id}.{extension}"'
+    response.headers["Content-Security-Policy"] = FILE_CSP
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.post("/api/comprovantes/<int:comprovante_id>/revisao")
+@requires(COMPROVANTES_REVISAR)
+def confirm_review(comprovante_id: int) -> Any:
+    """Save a reviewer's corrections ({"campos": {field: value}}) and confirm the receipt:
+    200 with the receipt as it now is, or a pt-BR error and nothing changed."""
+    _visible(comprovante_id)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, description="Envie JSON {\"campos\": {campo: valor}}.")
+    try:
+        outcome = review.correct(comprovante_id, body.get("campos") or {}, current_user.id)
+    except review.CorrectionRefused as refused:
+        log.info("review refused comprovante=%s user=%s reason=%s", comprovante_id, current_user.id,
+                 refused.message)
+        abort(refused.status, description=refused.message)
+    receipt = registry.get(comprovante_id)
+    return jsonify(comprovante=describe(receipt), correcoes=outcome["correcoes"])
 
 
 @bp.post("/api/comprovantes")
 @limiter.limit(lambda: get_settings().upload_limit_per_user, key_func=current_user_key,
                error_message="Muitos envios de comprovantes em pouco tempo.")
 @requires(COMPROVANTES)
+@timed_upload
 def upload() -> Any:
     """Accept a receipt: 202 with the job when queued (also when the broker is down: the
     sweeper sends it), 200 when already known (same file); a JSON error and nothing stored
@@ -152,7 +235,7 @@ def _answer(comprovante_id: int, job_id: str | None, receipt: Any = None) -> dic
     body: dict[str, Any] = {"comprovante_id": comprovante_id, "job_id": job_id,
                             "status_url": f"/jobs/{job_id}/status" if job_id else None}
     if receipt is not None:
-        body["comprovante"] = registry.describe(receipt)
+        body["comprovante"] = describe(receipt)
         if job_id and (job := jobs.get_status(job_id)):
             body["job"] = job
             body["status"] = job["status"]

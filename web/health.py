@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, jsonify, render_template
+from flask import Blueprint, abort, jsonify, render_template, request
+from flask_login import current_user
 
-from core import sse
-from core.health import fleet
+from core import audit, sse
+from core.health import fleet, thresholds
 from core.health.report import recent_rejections, rejection_counts
-from core.models.auth import DISPOSITIVOS
+from core.models.auth import DISPOSITIVOS, DISPOSITIVOS_LIMITES
 from core.settings import get_settings
+from core.sse import publish_safely
 from web.access import requires
 from web.params import positive_number_arg
 
@@ -40,7 +42,9 @@ def device(raspberry_id: str) -> Any:
     if detail is None:
         abort(404, description="Dispositivo não encontrado.")
     return render_template("health/device.html", device=detail, since=since,
-                           history=fleet.history(raspberry_id, hours=24))
+                           history=fleet.history(raspberry_id, hours=24),
+                           limits=thresholds.LIMITS, defaults=thresholds.defaults(),
+                           may_set_limits=current_user.can(DISPOSITIVOS_LIMITES))
 
 
 @bp.get("/api/dispositivos")
@@ -57,3 +61,25 @@ def api_history(raspberry_id: str) -> Any:
     if fleet.get_device(raspberry_id) is None:
         abort(404, description="Dispositivo não encontrado.")
     return jsonify(device=raspberry_id, samples=fleet.history(raspberry_id, hours=hours))
+
+
+@bp.put("/api/dispositivos/<raspberry_id>/limites")
+@requires(DISPOSITIVOS_LIMITES)
+def api_set_limits(raspberry_id: str) -> Any:
+    """Set the device's own limits: body {"temp_warn_c": 80, "backlog_warn": null, ...} (null:
+    back to the default; limits not named stay as they are). Answers the device as the page
+    shows it; audited."""
+    if fleet.get_device(raspberry_id) is None:
+        abort(404, description="Dispositivo não encontrado.")
+    try:
+        values = thresholds.validate(request.get_json(silent=True))
+    except ValueError as exc:
+        abort(400, description=str(exc))
+    before, after = thresholds.save(raspberry_id, values, by=current_user.username)
+    audit.record("health.limits", actor=None, target=raspberry_id,
+                 detail={"antes": before["valores"], "depois": after["valores"],
+                         "proprios": after["proprios"]})
+    detail = fleet.get_device(raspberry_id)
+    # The limits change the device's problems: the fleet page and the device page show it now.
+    publish_safely(fleet.CHANNEL, "devices", {"devices": [detail]})
+    return jsonify(device=detail)

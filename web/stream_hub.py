@@ -43,6 +43,15 @@ BLOCK_MS = 100
 READ_COUNT = 500
 
 
+def open_stream_count() -> int:
+    """Return the live streams open on every web process (the per-user registry in Redis,
+    whose entries expire when their process stops refreshing them)."""
+    redis_client = get_redis()
+    now = time.time()
+    return sum(redis_client.zcount(key, now, "+inf")
+               for key in redis_client.scan_iter(match=STREAMS_KEY.format(user_id="*"), count=500))
+
+
 def parse_id(event_id: str) -> tuple[int, int]:
     """Return a stream id as (milliseconds, sequence) for ordering."""
     ms, _, seq = event_id.partition("-")

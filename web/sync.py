@@ -1,5 +1,5 @@
-"""The sync page (/sync) and API: Consinco source pages, Plusoft triggers, run history,
-rejected rows and their replay."""
+"""The sync page (/sync) and API: Consinco source pages, Plusoft triggers and dry runs, run
+history, rejected rows, their replay and export."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -8,24 +8,26 @@ from typing import Any
 
 from flask import Blueprint, abort, jsonify, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 
-from core import audit, sse
+from core import audit, jobs, sse
 from core.models.auth import CONSINCO, DADOS_PESSOAIS, SYNC, SYNC_EXECUTAR
+from core.models.sync import SyncRejection
 from core.sync import locks, rejections, runs
-from core.sync.consinco.entities import ENTITIES, get_entity
+from core.sync.consinco.entities import ENTITIES, PERSONAL_DATA_ENTITIES, get_entity
 from core.sync.consinco.queries import INCREMENTAL, read_page
 from core.sync.consinco.source import source_session
+from core.sync.dry_run import DEFAULT_SAMPLES, MAX_SAMPLES
 from core.sync.replay import start_replay
-from core.sync.trigger import SSE_CHANNEL, SyncNotConfigured, Trigger, trigger
+from core.sync.trigger import SSE_CHANNEL, SyncNotConfigured, Trigger, start_dry_run, trigger
+from web import exports
 from web.access import require, requires
-from web.params import int_arg
+from web.params import int_arg, text_arg
 
 bp = Blueprint("sync", __name__)
 
 # Whoever may see the sync page may watch its runs (one channel, no sub-channels).
 SSE_CHANNELS = {SSE_CHANNEL: lambda user, rest: rest == "" and user.can(SYNC)}
-# Source entities whose rows are people's personal data (CPF, phone, birth date, e-mail).
-PERSONAL_DATA_ENTITIES = {"clientes"}
 
 MAX_PAGE = 500
 MAX_INT = 10**18
@@ -64,6 +66,51 @@ def rejection_list() -> Any:
     size = _int_arg("por_pagina", REJECTIONS_PER_PAGE, minimum=1, maximum=MAX_PAGE,
                     status=400)
     return jsonify(rejections.page(entidade, SITUACOES[situacao], _page_number(), size))
+
+
+# A run's rejected rows (or the list's filters) as a spreadsheet: web/exports.py's one way.
+COLUNAS_REJEICOES = (
+    exports.Coluna("Nº", exports.INTEIRO, 8), exports.Coluna("Entidade", exports.TEXTO, 10),
+    exports.Coluna("Chave", exports.TEXTO, 30), exports.Coluna("Motivo", exports.TEXTO, 60),
+    exports.Coluna("Origem", exports.TEXTO, 12), exports.Coluna("Situação", exports.TEXTO, 10),
+    exports.Coluna("Vezes", exports.INTEIRO, 7), exports.Coluna("Execução", exports.TEXTO, 36),
+    exports.Coluna("Primeira vez", exports.DATA_HORA, 17),
+    exports.Coluna("Última vez", exports.DATA_HORA, 17),
+    exports.Coluna("Resolvida em", exports.DATA_HORA, 17),
+    exports.Coluna("Resolução", exports.TEXTO, 30))
+
+
+def _rejection_row(row: SyncRejection) -> list[Any]:
+    return [row.id, row.entidade, row.chave, row.motivo, row.origem, row.status, row.vezes,
+            row.run_id, row.first_seen_at, row.last_seen_at, row.resolved_at, row.resolucao]
+
+
+@bp.get("/sync/rejeicoes/exportar.<formato>")
+@requires(SYNC)
+def export_rejections(formato: str) -> Any:
+    """The rejected rows as CSV or XLSX, newest first: ?execucao=<run id> (the rows that run
+    refused; any situation unless ?situacao= says), or the list's ?entidade=&situacao=."""
+    formato = exports.choice_from_path(formato)
+    execucao = text_arg("execucao", 36)
+    if execucao and runs.get_run(execucao) is None:
+        abort(404, description=f"Execução {execucao} não encontrada.")
+    if execucao and not request.args.get("situacao"):
+        entidade, situacao = _rejection_filters()[0], "todas"
+    else:
+        entidade, situacao = _rejection_filters()
+    query = select(SyncRejection)
+    if execucao:
+        query = query.where(SyncRejection.run_id == execucao)
+    if entidade:
+        query = query.where(SyncRejection.entidade == entidade)
+    if SITUACOES[situacao]:
+        query = query.where(SyncRejection.status == SITUACOES[situacao])
+    filtros = {"execucao": execucao, "entidade": entidade, "situacao": situacao}
+    return exports.exportar(formato, f"rejeicoes-{execucao[:8]}" if execucao else "rejeicoes",
+                            COLUNAS_REJEICOES,
+                            exports.keyset_chunks(query, SyncRejection.id, _rejection_row),
+                            acao="sync.rejections.export", folha="Rejeitadas",
+                            filtros={k: v for k, v in filtros.items() if v})
 
 
 @bp.post("/api/plusoft/rejeicoes/<int:number>/reenviar")
@@ -123,6 +170,22 @@ def sync_all() -> Any:
     return _trigger(list(ENTITIES))
 
 
+@bp.post("/api/plusoft/<entidade>/simular")
+@requires(SYNC_EXECUTAR)
+def dry_run_one(entidade: str) -> Any:
+    """Dry-run one entity (what a sync would send, posting nothing): body {"modo": ...,
+    "amostras": 5} (both optional). A job of the caller; its result has the counts and samples."""
+    _entity_or_404(entidade)
+    return _dry_run([entidade])
+
+
+@bp.post("/api/plusoft/simular")
+@requires(SYNC_EXECUTAR)
+def dry_run_all() -> Any:
+    """Dry-run every entity in order."""
+    return _dry_run(list(ENTITIES))
+
+
 @bp.get("/api/plusoft/execucoes")
 @requires(SYNC)
 def history() -> Any:
@@ -155,6 +218,28 @@ def _trigger(entidades: list[str]) -> Any:
               "ja_em_andamento": not started.created,
               "status_url": url_for("jobs.status", job_id=started.job_id)}
     return jsonify(answer), 202 if started.created else 200
+
+
+def _dry_run(entidades: list[str]) -> Any:
+    """Enqueue a dry run (202) owned by the caller, who alone (and admins) follows its job."""
+    body = request.get_json(silent=True)
+    body = body if isinstance(body, dict) else {}
+    mode = str(body.get("modo") or INCREMENTAL)
+    if mode not in runs.MODES:
+        abort(422, description=f"Modo inválido: {mode[:40]!r}. Use 'incremental' ou 'full'.")
+    samples = body.get("amostras", DEFAULT_SAMPLES)
+    if type(samples) is not int or not 0 <= samples <= MAX_SAMPLES:
+        abort(422, description=f"'amostras' deve ser um número inteiro de 0 a {MAX_SAMPLES}.")
+    target = ",".join(entidades)
+    try:
+        job_id = start_dry_run(entidades, mode, triggered_by=current_user.username,
+                               owner_id=current_user.id, samples=samples,
+                               personal_data=current_user.can(DADOS_PESSOAIS))
+    except SyncNotConfigured as exc:
+        abort(503, description=str(exc))
+    audit.record("sync.dry_run", actor=None, target=target, detail={"modo": mode, "job_id": job_id})
+    return jsonify(job_id=job_id, entidades=entidades, modo=mode, channel=jobs.channel(job_id),
+                   status_url=url_for("jobs.status", job_id=job_id)), 202
 
 
 def _replay(entidade: str, ids: list[int] | None) -> Any:

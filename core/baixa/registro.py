@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from core import devices
 from core.db import dialect_name, session_scope
+from core.device_signing import Signed, scan_signed
 from core.models import BaixaLeitura, Produto, ProdutoRemovido
 from core.models.baixa import ALREADY_REMOVED, INVALID, NOT_FOUND, REMOVED
 from core.models.types import utcnow
@@ -100,22 +101,27 @@ def begin_read_committed(session: Session) -> None:
 
 
 def registrar_baixa(scan_id: Any = None, product_id: Any = None, store_key: Any = None,
-                    device_id: Any = None, scanned_at: Any = None) -> dict[str, Any]:
+                    device_id: Any = None, scanned_at: Any = None, signature: Any = None,
+                    sender: Any = None) -> dict[str, Any]:
     """Write the scanned product off (tb_produto -> tb_produto_removido) once per scan_id and
     return the scan's outcome (removed / already_removed / not_found / invalid / refused:
-    a device the registry does not allow for that store, while it is required).
+    while the registry is required, a device it does not allow for that store, or a
+    signature that is missing or not the device's; `sender` is the broker user that
+    published the scan, when the broker vouches for it).
 
     A scan_id seen before returns its first outcome unchanged. Raises BaixaUnavailable when
     the database cannot be reached.
     """
     problems = _problems(scan_id, product_id, store_key, device_id, scanned_at)
+    signed = scan_signed({"scan_id": scan_id, "product_id": product_id, "store_key": store_key,
+                          "device_id": device_id, "scanned_at": scanned_at}, signature)
     if BAD_SCAN_ID in problems:
         # Still one row per message: a deterministic id, so a redelivery finds it again.
         raw = json.dumps([scan_id, product_id, store_key, device_id, scanned_at], default=str)
         scan_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "stockflow:invalid-scan:" + raw))
     try:
         outcome, first_time = _registrar(str(scan_id), product_id, store_key, device_id,
-                                         scanned_at, problems)
+                                         scanned_at, problems, signed, sender)
     except IntegrityError:
         # The same scan_id committed concurrently (a redelivery racing the first delivery).
         outcome, first_time = _existing_outcome(str(scan_id)), False
@@ -141,7 +147,7 @@ def _existing_outcome(scan_id: str) -> dict[str, Any] | None:
 
 
 def _registrar(scan_id: str, product_id: Any, store_key: Any, device_id: Any, scanned_at: Any,
-               problems: list[str]) -> tuple[dict[str, Any], bool]:
+               problems: list[str], signed: Signed, sender: Any) -> tuple[dict[str, Any], bool]:
     with session_scope() as session:
         begin_read_committed(session)
         existing = session.scalar(select(BaixaLeitura).where(BaixaLeitura.scan_id == scan_id))
@@ -153,7 +159,7 @@ def _registrar(scan_id: str, product_id: Any, store_key: Any, device_id: Any, sc
             scanned_at=_parse_scanned_at(scanned_at), processed_at=utcnow())
         if problems:
             record.outcome, record.reason = INVALID, "; ".join(problems)[:255]
-        elif refused := devices.refusal(device_id, store_key, session):
+        elif refused := devices.refusal(device_id, store_key, signed, session, sender):
             record.outcome, record.reason = REFUSED, f"Leitura recusada: {refused}."[:255]
         else:
             write_off(session, record, int(str(product_id)))

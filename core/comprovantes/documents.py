@@ -14,6 +14,17 @@ PHONE_RE = re.compile(r"\+?\s?55\s?\(?[0-9]{2}\)?\s?9?[0-9]{4}[\s-]?[0-9]{4}")
 EVP_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
+# Masked documents as OCR often returns them: mask signs misread or lost ("·.951.630-*.",
+# "***463.524**", ".773.976/0001--"). Only the shown digits matter; they are printed back in
+# the canonical mask. Used on a labelled document's value only (find_documento strict=False).
+_MASKISH = r"*•·xX+.,'\"º°~-"
+_LOOSE_CPF_RE = re.compile(rf"(?<![0-9/])([{re.escape(_MASKISH)}]*)\s?([0-9]{{3}})\s?[.,]?\s?([0-9]{{3}})\s?"
+                           rf"([{re.escape(_MASKISH)}]*)(?![0-9/])")
+_LOOSE_CNPJ_RE = re.compile(rf"(?<![0-9])([{re.escape(_MASKISH)}]*)\s?([0-9]{{3}})\s?[.,]?\s?([0-9]{{3}})\s?/\s?"
+                            rf"([0-9]{{4}})\s?([{re.escape(_MASKISH)}]*)(?![0-9])")
+_MASK_SIGNS = set("*•·xX+")
+
+
 @dataclass(frozen=True)
 class Documento:
     numero: str      # as printed, masks normalised to '*', e.g. ***.123.456-**
@@ -52,8 +63,9 @@ def _normalise(raw: str) -> str:
     return re.sub(f"[{re.escape(MASK_CHARS)}]", "*", out)
 
 
-def find_documento(text: str) -> Documento | None:
-    """Return the first CPF/CNPJ in the text: masked as printed, or full with valid check digits."""
+def find_documento(text: str, strict: bool = True) -> Documento | None:
+    """Return the first CPF/CNPJ in the text: masked as printed, or full with valid check digits
+    (`strict=False`: a full number whose check digits fail too, for checks.py to correct)."""
     for pattern, tipo, valid in ((CNPJ_RE, "cnpj", cnpj_valid), (CPF_RE, "cpf", cpf_valid)):
         for match in pattern.finditer(text):
             numero = _normalise(match.group())
@@ -61,8 +73,14 @@ def find_documento(text: str) -> Documento | None:
             digits = re.sub(r"[^0-9]", "", numero)
             if masked and len(digits) >= 3:
                 return Documento(numero, tipo, True)
-            if not masked and valid(digits):
+            if not masked and (valid(digits) or not strict):
                 return Documento(numero, tipo, False)
+    if not strict:
+        # "ddd.ddd/dddd" is a CNPJ's shape: any mask remnant around it will do
+        if (match := _LOOSE_CNPJ_RE.search(text)) and (match.group(1) or match.group(5)):
+            return Documento(f"**.{match.group(2)}.{match.group(3)}/{match.group(4)}-**", "cnpj", True)
+        if (match := _LOOSE_CPF_RE.search(text)) and _MASK_SIGNS & set(match.group(1) + match.group(4)):
+            return Documento(f"***.{match.group(2)}.{match.group(3)}-**", "cpf", True)
     return None
 
 

@@ -5,7 +5,13 @@ and its value on one line ("Valor  R$ 10,00", "valor: R$ 10,00"), the value on t
 line (stacked layouts), or sections ("Destino", "Dados de quem pagou", "Para") holding a
 party's fields. Labels are matched on a folded copy of each line (lowercase, no accents,
 spaces optional, since OCR drops some) and values are read from the original text.
-A field that is not found, or fails its format check, is None: nothing is guessed.
+A field that is not found, or fails its format check, is None: nothing is guessed. A full
+CPF/CNPJ whose check digits fail is kept as read: `checks.py` corrects it or marks it doubtful.
+
+Inline labels without a colon ("Para Maria Souza", "De João Lima", "Banco BANCO INTER S.A.")
+are labels unless they sit right under a section header, where the line is that party's name
+("Quem pagou" over "De Souza Materiais Ltda"). Two columns ("Data    Horário" over
+"01/02/2026    10:11") are paired cell by cell.
 """
 from __future__ import annotations
 
@@ -19,6 +25,9 @@ from typing import Any
 from core.comprovantes.documents import find_documento, find_pix_key
 
 PAGADOR, RECEBEDOR = "pagador", "recebedor"
+# Every field a receipt carries, as confianca/duvidosos name them.
+FIELDS = ("valor", "data_hora", "id_transacao", "pagador.nome", "pagador.documento", "pagador.instituicao",
+          "recebedor.nome", "recebedor.documento", "recebedor.instituicao", "recebedor.chave_pix")
 
 
 @dataclass
@@ -37,6 +46,24 @@ class DadosPix:
     id_transacao: str | None = None
     pagador: Parte = field(default_factory=Parte)
     recebedor: Parte = field(default_factory=Parte)
+    # per field (FIELDS), 0..1: how sure the reading is (ocr/combine.py, checks.py)
+    confianca: dict[str, float] = field(default_factory=dict)
+    # fields that failed a check no single reading fixes, or read with too low a confidence
+    duvidosos: list[str] = field(default_factory=list)
+
+    def get(self, name: str) -> Any:
+        """A field by its FIELDS name ("valor", "recebedor.nome")."""
+        if "." in name:
+            party, attr = name.split(".")
+            return getattr(getattr(self, party), attr)
+        return getattr(self, name)
+
+    def set(self, name: str, value: Any) -> None:
+        if "." in name:
+            party, attr = name.split(".")
+            setattr(getattr(self, party), attr, value)
+        else:
+            setattr(self, name, value)
 
     def as_json(self) -> dict[str, Any]:
         """Return the fields as JSON-ready data (the amount as a string, exact)."""
@@ -53,7 +80,7 @@ _LABELS: list[tuple[str, str, str | None]] = [
     ("dados de quem recebeu", "secao", RECEBEDOR), ("dados de quem pagou", "secao", PAGADOR),
     ("dados do recebedor", "secao", RECEBEDOR), ("dados do pagador", "secao", PAGADOR),
     ("dados do favorecido", "secao", RECEBEDOR), ("dados do destinatario", "secao", RECEBEDOR),
-    ("dados da conta debitada", "secao", PAGADOR), ("dados da conta creditada", "secao", RECEBEDOR),
+    ("dados da conta debitada", "secao", PAGADOR), ("dados do remetente", "secao", PAGADOR), ("dados da conta creditada", "secao", RECEBEDOR),
     ("conta de origem", "secao", PAGADOR), ("conta de destino", "secao", RECEBEDOR),
     ("conta destino", "secao", RECEBEDOR), ("quem recebeu", "secao", RECEBEDOR),
     ("quem pagou", "secao", PAGADOR), ("destino", "secao", RECEBEDOR), ("origem", "secao", PAGADOR),
@@ -69,6 +96,8 @@ _LABELS: list[tuple[str, str, str | None]] = [
     ("cnpj do recebedor", "documento", RECEBEDOR), ("cpf do recebedor", "documento", RECEBEDOR),
     ("cnpj do pagador", "documento", PAGADOR), ("cpf do pagador", "documento", PAGADOR),
     ("cpf/cnpj", "documento", None), ("cnpj", "documento", None), ("cpf", "documento", None),
+    # tesseract's readings of "CNPJ"
+    ("cnp)", "documento", None), ("cnp]", "documento", None), ("cnpi", "documento", None),
     ("instituicao financeira", "instituicao", None), ("instituicao do recebedor", "instituicao", RECEBEDOR),
     ("instituicao do pagador", "instituicao", PAGADOR), ("instituicao", "instituicao", None),
     ("banco do recebedor", "instituicao", RECEBEDOR), ("banco do pagador", "instituicao", PAGADOR),
@@ -87,14 +116,16 @@ _LABELS: list[tuple[str, str, str | None]] = [
     ("end to end", "id", None), ("e2e", "id", None), ("id", "id", None),
     # read and ignored: they are neither names nor institutions
     ("tipo de transferencia", "outro", None), ("tipo de conta", "outro", None), ("agencia", "outro", None),
-    ("conta", "outro", None), ("tarifa", "outro", None), ("documento", "outro", None),
-    ("descricao", "outro", None), ("mensagem", "outro", None), ("autenticacao", "outro", None),
+    ("conta", "outro", None), ("tarifa", "outro", None), ("documento", "documento", None),
+    ("descricao", "outro", None), ("mensagem", "outro", None), ("tipo", "outro", None),
+    ("autenticacao", "outro", None),
     ("protocolo", "outro", None), ("situacao", "outro", None), ("status", "outro", None),
 ]
 
 
-# Words that also begin values ("BANCO INTER S.A.", "De Souza Ltda") are labels only when a
-# separator follows them: a colon, a column gap (two spaces) or the end of the line.
+# Words that also begin values ("BANCO INTER S.A.", "De Souza Ltda"): with a separator after
+# them (a colon, a column gap, the end of the line) they are labels; followed by a single
+# space ("Para Maria Souza") only where a label can stand (not right under a section header).
 _NEEDS_SEPARATOR = frozenset({"banco", "de", "para"})
 
 
@@ -105,6 +136,10 @@ def _phrase_pattern(phrase: str) -> re.Pattern[str]:
 
 
 _LABEL_PATTERNS = [(_phrase_pattern(p), f, party, p) for p, f, party in _LABELS]
+# "Chavefinanceiro@loja.com.br": OCR glued the label to an e-mail or a number.
+_GLUED_KEY = re.compile(r"^\s*chave\s*(?:pix\s*)?(?=[^\s:]*@|[+\d])")
+# "Para Maria", "De João", "Banco BANCO INTER": the word, one space, a capital letter.
+_INLINE_PATTERNS = {p: re.compile(r"^\s*" + p + r" (?=[^\W\d_])") for p in _NEEDS_SEPARATOR}
 _SEPARATORS = " \t:-–—|"
 
 MONEY_RE = re.compile(r"(?<![\d,.])(\d{1,3}(?:\s?\.\s?\d{3})+|\d+)\s?,\s?(\d)\s?(\d)(?!\s?\d)")
@@ -141,11 +176,25 @@ class _Line:
     consumed: bool = False
 
 
+def _inline_label(text: str, phrase: str, after_header: bool) -> bool:
+    """"Para Maria Souza", "Banco BANCO INTER S.A." are a label and its value; "BANCO SAFRA S.A."
+    (an institution printed in capitals) and a name right under a section header are not."""
+    word, rest = text[:len(phrase)], text[len(phrase) + 1:]
+    if after_header or not rest[:1].isupper():
+        return False
+    return not (phrase == "banco" and word.isupper())
+
+
 def _classify(lines: list[str]) -> list[_Line]:
     out = [_Line(text, fold(text)) for text in lines]
     for index, line in enumerate(out):
-        for pattern, field_name, party, _ in _LABEL_PATTERNS:
+        after_header = index > 0 and out[index - 1].kind == "secao"
+        for pattern, field_name, party, phrase in _LABEL_PATTERNS:
             match = pattern.match(line.folded)
+            if not match and phrase in _INLINE_PATTERNS and _inline_label(line.text, phrase, after_header):
+                match = _INLINE_PATTERNS[phrase].match(line.folded)
+            if not match and phrase == "chave":
+                match = _GLUED_KEY.match(line.folded)
             if not match:
                 continue
             value = line.text[match.end():].lstrip(_SEPARATORS + ".").rstrip(" :|")
@@ -252,19 +301,49 @@ def _looks_like_text(line: _Line) -> bool:
     return letters >= 3 and letters >= 0.6 * len(text.replace(" ", ""))
 
 
+def _label_only(cell: str) -> bool:
+    folded = fold(cell).strip()
+    return any(pattern.match(folded) and not folded[pattern.match(folded).end():].strip(_SEPARATORS)
+               for pattern, field_name, _, _ in _LABEL_PATTERNS if field_name not in ("secao", "parte"))
+
+
+def _unfold_columns(lines: list[str]) -> list[str]:
+    """Two columns of stacked fields ("Data  Horário" over "01/02/2026  10:11") as one line each."""
+    out: list[str] = []
+    index = 0
+    while index < len(lines):
+        cells = lines[index].split("  ")
+        if (len(cells) >= 2 and index + 1 < len(lines) and all(_label_only(c) for c in cells)):
+            values = lines[index + 1].split("  ")
+            if len(values) == len(cells):
+                out.extend(f"{label.strip()}: {value.strip()}" for label, value in zip(cells, values))
+                index += 2
+                continue
+        out.append(lines[index])
+        index += 1
+    return out
+
+
 def parse(text: str) -> DadosPix:
     """Extract the PIX fields from a receipt's text; what is not found is None."""
     raw_lines = [re.sub(r"[ \t]{3,}", "  ", unicodedata.normalize("NFC", line)).strip()
                  for line in text.splitlines()]
-    lines = _classify([line for line in raw_lines if line])
+    lines = _classify(_unfold_columns([line for line in raw_lines if line]))
     dados = DadosPix()
     parties = {PAGADOR: dados.pagador, RECEBEDOR: dados.recebedor}
     section: str | None = None
     dates: list[str] = []
     times: list[str] = []
 
+    # a party's fields under a header the parser does not know: placed once the id is read
+    anonymous: list[Parte] = []
+
     def assign(party: str | None, name: str, value: str | None) -> None:
-        if party and value and getattr(parties[party], name) is None:
+        if party is None and name != "chave_pix" and value:
+            if not anonymous or getattr(anonymous[-1], name) is not None:
+                anonymous.append(Parte())
+            setattr(anonymous[-1], name, value)
+        elif party and value and getattr(parties[party], name) is None:
             setattr(parties[party], name, value)
 
     for line in lines:
@@ -289,9 +368,8 @@ def parse(text: str) -> DadosPix:
                 section = line.party
             assign(party, "nome", _name_value(value))
         elif line.field == "documento":
-            if documento := find_documento(value):
-                if party and parties[party].documento is None:
-                    parties[party].documento, parties[party].tipo_documento = documento.numero, documento.tipo
+            if documento := find_documento(value, strict=False):
+                assign(party, "documento", documento.numero)
         elif line.field == "instituicao":
             assign(party, "instituicao", _clean_text(value))
         elif line.field == "chave":
@@ -319,7 +397,35 @@ def parse(text: str) -> DadosPix:
                 dados.id_transacao = id_
                 break
     dados.data_hora = _date_time(dates, times, lines)
+    _place_anonymous(dados, anonymous)
+    for parte in (dados.pagador, dados.recebedor):
+        if parte.documento and (documento := find_documento(parte.documento, strict=False)):
+            parte.tipo_documento = documento.tipo
     return dados
+
+
+def _place_anonymous(dados: DadosPix, blocks: list[Parte]) -> None:
+    """Give each block of party fields found under an unknown header to a party: the payer's
+    is the block whose bank has the ISPB that opens the E2E id (the id is made by the payer's
+    bank); otherwise the payee's comes first, as most receipts print it."""
+    from core.comprovantes.checks import instituicao_por_nome
+
+    blocks = [block for block in blocks if block.nome or block.documento]
+    if not blocks:
+        return
+    ispb = dados.id_transacao[1:9] if dados.id_transacao else None
+    banks = [instituicao_por_nome(block.instituicao) for block in blocks]
+    payer_like = [bool(ispb and bank and bank.ispb == ispb) for bank in banks]
+    if payer_like.count(True) == 1 and len(blocks) > 1:
+        targets = [dados.pagador if flag else dados.recebedor for flag in payer_like]
+    else:
+        targets = [dados.recebedor, dados.pagador][:len(blocks)]
+    for block, target in zip(blocks, targets):
+        if target.nome is not None and block.nome is not None:
+            continue  # a known section already named this party
+        for name in ("nome", "documento", "instituicao"):
+            if getattr(target, name) is None:
+                setattr(target, name, getattr(block, name))
 
 
 def _date_time(dates: list[str], times: list[str], lines: list[_Line]) -> str | None:

@@ -8,20 +8,25 @@ web process.
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
 from core import jobs
-from core.comprovantes import pix, storage
+from core.comprovantes import duplicados, review, storage
 from core.comprovantes.ocr.errors import OcrError
-from core.comprovantes.ocr.reading import read_text
+from core.comprovantes.ocr.reading import read_receipt
 from core.comprovantes.recebedor import validar_recebedor
 from core.db import session_scope
 from core.enqueue import BrokerUnavailable
 from core.enqueue import enqueue as enqueue_task
 from core.models import Comprovante
-from core.models.comprovantes import CONCLUIDO, ERRO, PROCESSANDO
+from core.models.comprovantes import CONCLUIDO, ERRO, PROCESSANDO, REVISAO_PENDENTE
 from core.models.types import utcnow
 from core.settings import get_settings
+from core.sse import publish_safely
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +64,29 @@ def _report(job_id: str | None, stage: tuple[int, str]) -> None:
 
 
 def result_of(receipt: Comprovante) -> dict[str, Any]:
-    """Return the job result for a processed receipt (what /jobs/<id>/status shows when finished)."""
+    """Return the job result for a processed receipt (what /jobs/<id>/status shows when finished):
+    today's fields, and seed 004's `success` and `data` (amount as a number) for its clients."""
     campos = receipt.campos or {}
     return {"comprovante_id": receipt.id, "status": receipt.status, "motor": receipt.motor,
-            "dados": campos, "validacao_recebedor": receipt.validacao_recebedor}
+            "dados": campos, "validacao_recebedor": receipt.validacao_recebedor,
+            "revisao": receipt.revisao, "duplicado_de": receipt.duplicado_de,
+            "success": receipt.status == CONCLUIDO,
+            "data": {"amount": None if receipt.valor is None else float(receipt.valor),
+                     "transaction_id": receipt.id_transacao,
+                     "validacao_recebedor": receipt.validacao_recebedor}}
+
+
+def apply_fields(session: Session, receipt: Comprovante, campos: dict[str, Any],
+                 validacao: dict[str, Any]) -> None:
+    """Make these fields (read, or corrected by a person) the receipt's result: `campos`, its
+    columns and the payee check; then claim its E2E id (one payment, one receipt)."""
+    recebedor = campos.get("recebedor") or {}
+    receipt.campos, receipt.validacao_recebedor = campos, validacao
+    receipt.valor = None if campos.get("valor") is None else Decimal(campos["valor"])
+    receipt.data_hora, receipt.id_transacao = campos.get("data_hora"), campos.get("id_transacao")
+    receipt.recebedor_nome = (recebedor.get("nome") or "")[:200] or None
+    receipt.recebedor_documento = recebedor.get("documento")
+    duplicados.claim(session, receipt)
 
 
 def process(comprovante_id: int, job_id: str | None = None) -> dict[str, Any]:
@@ -86,24 +110,45 @@ def process(comprovante_id: int, job_id: str | None = None) -> dict[str, Any]:
     except OSError as exc:
         raise OcrError("O arquivo do comprovante não foi encontrado no armazenamento.") from exc
     _report(job_id, OCR_STAGE)
-    read = read_text(data, mime, settings.upload_max_pdf_pages)
+    # every reader that applies (PDF text layer, Google, or RapidOCR + tesseract), fields checked and rated
+    read = read_receipt(data, mime, settings.upload_max_pdf_pages, threshold=settings.ocr_review_confidence)
     _report(job_id, PARSING_STAGE)
-    dados = pix.parse(read.text)
+    dados = read.dados
     validacao = validar_recebedor(dados.recebedor, settings)
-    with session_scope() as session:
-        receipt = session.get(Comprovante, comprovante_id)
-        assert receipt is not None
-        receipt.status, receipt.motor, receipt.texto = CONCLUIDO, read.motor, read.text
-        receipt.campos = dados.as_json()
-        receipt.valor, receipt.data_hora, receipt.id_transacao = dados.valor, dados.data_hora, dados.id_transacao
-        receipt.recebedor_nome = (dados.recebedor.nome or "")[:200] or None
-        receipt.recebedor_documento = dados.recebedor.documento
-        receipt.validacao_recebedor = validacao.as_json()
-        receipt.erro, receipt.processado_em = None, utcnow()
-        result = result_of(receipt)
+    result = save_read(comprovante_id, read.motor, read.text, dados.as_json(), validacao.as_json())
     _report(job_id, DONE_STAGE)
     log.info("receipt processed comprovante=%s job=%s motor=%s validacao=%s", comprovante_id, job_id,
              read.motor, validacao.status)
+    return result
+
+
+def save_read(comprovante_id: int, motor: str, texto: str, campos: dict[str, Any],
+              validacao: dict[str, Any]) -> dict[str, Any]:
+    """Save what was read, the review state and the E2E claim in one transaction; return the
+    receipt's result.
+
+    Another receipt of the same payment saved at the same moment may take the E2E id first
+    (the UNIQUE index refuses the second, or MariaDB's deadlock detector picks a loser between
+    two gap locks): saving again sees the winner and records this receipt as its duplicate.
+    """
+    for attempt in range(1, duplicados.CLAIM_ATTEMPTS + 1):
+        try:
+            with session_scope() as session:
+                receipt = session.get(Comprovante, comprovante_id, with_for_update=True)
+                assert receipt is not None
+                receipt.status, receipt.motor, receipt.texto = CONCLUIDO, motor, texto
+                apply_fields(session, receipt, campos, validacao)
+                review.mark(receipt)
+                receipt.erro, receipt.processado_em = None, utcnow()
+                result = result_of(receipt)
+            break
+        except (IntegrityError, OperationalError) as exc:
+            if attempt == duplicados.CLAIM_ATTEMPTS or not duplicados.lost_claim_race(exc):
+                raise
+            log.info("E2E id claimed concurrently, saving again comprovante=%s", comprovante_id)
+    if result["revisao"] == REVISAO_PENDENTE:  # finance staff's pages add it to their queue
+        publish_safely(review.CHANNEL, "revisao", {"comprovante_id": comprovante_id,
+                                                   "revisao": REVISAO_PENDENTE})
     return result
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from core import jobs
@@ -37,42 +38,36 @@ def find_by_sha256(sha256: str) -> Comprovante | None:
 def register(data: bytes, accepted: AcceptedUpload, pedido: str | None, user_id: int | None) -> Registered:
     """Store the file and record the receipt with its queued job; the same content returns the first.
 
-    One transaction looks the content up and inserts the receipt and its job (the job row is
-    the registry's own queued row with the task that will process it, written here so both
-    commit together): one commit per upload, before the caller enqueues. Two uploads of one file at the same moment both miss
-    the lookup; the UNIQUE sha256 lets exactly one insert win, and the other removes its copy
-    and answers with the winner.
+    One transaction inserts the receipt and its job (the job row is the registry's own queued
+    row with the task that will process it, written here so both commit together): one commit
+    per upload, before the caller enqueues. The UNIQUE sha256 decides duplicates, even two
+    uploads of one file at the same moment: there is no lookup first (a new file, by far the
+    common case, costs one INSERT each for the receipt and its job and no SELECT); the insert
+    that loses removes its copy of the file and answers with the receipt that won.
     """
     sha256 = storage.sha256_hex(data)
-    stored: str | None = None
     job_id = str(uuid.uuid4())
+    stored = storage.save(data, accepted.extension)
     try:
         with session_scope() as session:
-            existing = session.scalar(select(Comprovante).where(Comprovante.sha256 == sha256))
-            if existing is not None:
-                return Registered(existing.id, existing.job_id, True)
-            stored = storage.save(data, accepted.extension)
-            receipt = Comprovante(pedido=pedido, nome_original=accepted.name, nome_armazenado=stored,
-                                  sha256=sha256, tamanho=len(data), mime=accepted.mime, status=RECEBIDO,
-                                  job_id=job_id, uploaded_by=user_id)
-            session.add(receipt)
-            session.flush()
-            comprovante_id = receipt.id
+            # A Core INSERT: the ORM's unit of work costs more than the statement for a row
+            # nobody reads back in this request.
+            comprovante_id = session.execute(insert(Comprovante).values(
+                pedido=pedido, nome_original=accepted.name, nome_armazenado=stored, sha256=sha256,
+                tamanho=len(data), mime=accepted.mime, status=RECEBIDO, job_id=job_id,
+                uploaded_by=user_id)).inserted_primary_key[0]
             session.add(jobs.new_job(JOB_KIND, owner_id=user_id, job_id=job_id,
                                      task_name=processing.TASK_NAME,
                                      task_kwargs=processing.task_kwargs(comprovante_id, job_id)))
-            session.flush()
     except IntegrityError:
-        if stored is not None:
-            storage.delete(stored)
+        storage.delete(stored)
         existing = find_by_sha256(sha256)
         if existing is None:
             raise
-        log.info("duplicate upload raced sha256=%s comprovante=%s", sha256, existing.id)
+        log.info("duplicate upload sha256=%s comprovante=%s", sha256, existing.id)
         return Registered(existing.id, existing.job_id, True)
     except BaseException:
-        if stored is not None:
-            storage.delete(stored)  # the rows were rolled back: no orphan file either
+        storage.delete(stored)  # the rows were rolled back: no orphan file either
         raise
     log.info("receipt stored comprovante=%s job=%s size=%s mime=%s", comprovante_id, job_id, len(data),
              accepted.mime)
@@ -137,4 +132,18 @@ def describe(receipt: Comprovante) -> dict[str, Any]:
         "validacao_recebedor": receipt.validacao_recebedor, "erro": receipt.erro,
         "created_at": receipt.created_at.isoformat(),
         "processado_em": receipt.processado_em.isoformat() if receipt.processado_em else None,
+        # The OCR's confidence per field (0..1) and the fields it doubts, when it says so.
+        "confianca": campos.get("confianca") or {}, "duvidosos": campos.get("duvidosos") or [],
+        "revisao": receipt.revisao, "revisao_motivos": receipt.revisao_motivos or [],
+        "revisado_por": receipt.revisado_por,
+        "revisado_em": receipt.revisado_em.isoformat() if receipt.revisado_em else None,
+        "correcoes": receipt.correcoes or {},
+        "duplicado_de": receipt.duplicado_de,
     }
+
+
+def total_recebido(receipts: list[Comprovante]) -> Decimal:
+    """Return the sum of the amounts read, each payment once: duplicates and unread receipts
+    count nothing."""
+    return sum((r.valor for r in receipts
+                if r.status == CONCLUIDO and r.duplicado_de is None and r.valor is not None), Decimal("0"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -30,7 +31,7 @@ def save(data: bytes, extension: str) -> str:
     folder = uploads_dir() / month
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     name = f"{month}/{secrets.token_hex(16)}{extension}"
-    target = uploads_dir() / name
+    target = folder / name.rsplit("/", 1)[1]
     temporary = target.with_name(f".{target.name}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -60,3 +61,26 @@ def read(name: str) -> bytes:
 
 def delete(name: str) -> None:
     path_of(name).unlink(missing_ok=True)
+    preview_path(name).unlink(missing_ok=True)
+
+
+def preview_path(name: str) -> Path:
+    """Where a stored PDF's first page, rendered as PNG for the reviewers, is kept."""
+    return path_of(name).with_name(path_of(name).name + ".pagina1.png")
+
+
+def read_preview(name: str, render: Callable[[bytes], bytes]) -> bytes:
+    """Return the PNG preview of a stored PDF, rendering it (`render(pdf_bytes)`) the first
+    time only: a render costs the web worker about 0.1 s of CPU."""
+    path = preview_path(name)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    image = render(read(name))
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(image)
+    os.replace(temporary, path)  # two reviewers at once: either whole copy wins
+    return image

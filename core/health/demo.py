@@ -19,7 +19,7 @@ SAMPLE_EVERY = timedelta(minutes=5)
 PROFILES = [
     ("caixa-01", None, 0), ("caixa-02", "hot", 0), ("deposito", "backlog", 0), ("recebimento", None, 0),
     ("caixa-01", None, 0), ("caixa-02", "memory", 0), ("deposito", "offline", 140), ("recebimento", "wifi", 0),
-    ("caixa-01", None, 0), ("caixa-02", "stale", 1), ("deposito", None, 0), ("recebimento", "offline", 26 * 60),
+    ("caixa-01", "power", 0), ("caixa-02", "stale", 1), ("deposito", None, 0), ("recebimento", "offline", 26 * 60),
 ]
 
 
@@ -53,7 +53,9 @@ def load_devices(session: Session) -> str:
             net_bytes_sent=rng.randrange(10**6, 10**9), net_bytes_recv=rng.randrange(10**6, 10**9),
             net_ifaces=[{"name": "wlan0", "ip": f"10.{index // 4 + 1}.0.{20 + index}", "state": "up"},
                         {"name": "eth0", "ip": None, "state": "down"}],
-            leds={"ACT": rng.choice([0, 1]), "PWR": 1}, led_internal_status=True))
+            leds={"ACT": rng.choice([0, 1]), "PWR": 1}, led_internal_status=True,
+            # a weak power supply: undervoltage and throttling now and since boot
+            throttled=0x50005 if trouble == "power" else 0))
     return f"{len(PROFILES)} dispositivos, {samples} amostras de histórico"
 
 

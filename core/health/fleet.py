@@ -8,13 +8,16 @@ Beat runs `mark_silent_devices` every minute; a new report makes a device online
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 
 from core.db import dialect_name, session_scope
+from core.health import thresholds, throttling
+from core.health.thresholds import Limits
 from core.models import DeviceHealthSample, DeviceStatus
 from core.models.types import utcnow
 from core.settings import get_settings
@@ -24,23 +27,25 @@ CHANNEL = "devices"
 STATUSES = ("online", "stale", "offline")
 
 
-def problems(device: DeviceStatus) -> list[str]:
-    """Return what is wrong with the device, in words for the fleet page (pt-BR); empty when well."""
-    settings = get_settings()
+def problems(device: DeviceStatus, limits: Limits | None = None) -> list[str]:
+    """Return what is wrong with the device, in words for the fleet page (pt-BR); empty when well.
+    `limits` are the device's own (core/health/thresholds.py), the settings' by default."""
+    limits = limits or thresholds.defaults()
     found = []
     if device.status == "offline":
         found.append("Offline")
     elif device.status == "stale":
         found.append("Sem relatório recente")
-    if device.cpu_temp_c is not None and device.cpu_temp_c >= settings.health_temp_warn_c:
+    if device.cpu_temp_c is not None and device.cpu_temp_c >= limits.temp_warn_c:
         found.append(f"CPU quente ({device.cpu_temp_c:.0f} °C)")
-    if device.mem_percent is not None and device.mem_percent >= settings.health_mem_warn_pct:
+    found += throttling.problems(device.throttled)
+    if device.mem_percent is not None and device.mem_percent >= limits.mem_warn_pct:
         found.append(f"Memória alta ({device.mem_percent:.0f}%)")
     if device.wifi_status is not None and device.wifi_status not in ("connected", "unknown"):
         found.append("Wi-Fi desconectado")
-    elif device.wifi_signal_dbm is not None and device.wifi_signal_dbm < settings.health_wifi_warn_dbm:
+    elif device.wifi_signal_dbm is not None and device.wifi_signal_dbm < limits.wifi_warn_dbm:
         found.append(f"Wi-Fi fraco ({device.wifi_signal_dbm} dBm)")
-    if device.spool_depth is not None and device.spool_depth >= settings.health_backlog_warn:
+    if device.spool_depth is not None and device.spool_depth >= limits.backlog_warn:
         found.append(f"{device.spool_depth} leitura(s) não enviada(s)")
     return found
 
@@ -54,9 +59,9 @@ def severity(device: DeviceStatus, found: Sequence[str]) -> int:
     return 1 if device.status == "stale" else 0
 
 
-def device_summary(device: DeviceStatus) -> dict[str, Any]:
+def device_summary(device: DeviceStatus, limits: Limits | None = None) -> dict[str, Any]:
     """Return the JSON the fleet table shows for one device (page load and SSE events alike)."""
-    found = problems(device)
+    found = problems(device, limits)
     return {
         "id": device.raspberry_id,
         "store_key": device.store_key,
@@ -74,14 +79,23 @@ def device_summary(device: DeviceStatus) -> dict[str, Any]:
         "spool_oldest_at": _iso(device.spool_oldest_at),
         "agent_version": device.agent_version,
         "uptime_s": device.uptime_s,
+        "throttled": device.throttled,
+        "energia": throttling.decode(device.throttled),
         "reported_at": _iso(device.reported_at),
         "last_update": _iso(device.last_update),
     }
 
 
-def device_detail(device: DeviceStatus) -> dict[str, Any]:
-    """Return the summary plus every stored field (the device page)."""
-    return {**device_summary(device), **{
+def summaries(session: Session, devices: Iterable[DeviceStatus]) -> list[dict[str, Any]]:
+    """Return the summaries of these devices, each judged by its own limits (one query)."""
+    devices = list(devices)
+    limits = thresholds.limits_of(session, (d.raspberry_id for d in devices))
+    return [device_summary(d, limits[d.raspberry_id]) for d in devices]
+
+
+def device_detail(device: DeviceStatus, limits: Limits) -> dict[str, Any]:
+    """Return the summary plus every stored field and the limits in force (the device page)."""
+    return {**device_summary(device, limits), "limites": limits.as_dict(), **{
         name: getattr(device, name) for name in (
             "gpio_used_count", "spi_buses", "i2c_buses", "usb_devices_count", "net_bytes_sent",
             "net_bytes_recv", "net_ifaces", "leds", "led_internal_status", "led_external_status")},
@@ -91,16 +105,17 @@ def device_detail(device: DeviceStatus) -> dict[str, Any]:
 def fleet() -> list[dict[str, Any]]:
     """Return every device's summary, sick ones first (then by store and name)."""
     with session_scope() as session:
-        devices = session.scalars(select(DeviceStatus)).all()
-        summaries = [device_summary(device) for device in devices]
-    return sorted(summaries, key=lambda s: (-s["severity"], s["store_key"] or "", s["id"]))
+        found = summaries(session, session.scalars(select(DeviceStatus)).all())
+    return sorted(found, key=lambda s: (-s["severity"], s["store_key"] or "", s["id"]))
 
 
 def get_device(raspberry_id: str) -> dict[str, Any] | None:
     """Return one device's full detail, or None when it never reported."""
     with session_scope() as session:
         device = session.scalar(select(DeviceStatus).where(DeviceStatus.raspberry_id == raspberry_id))
-        return device_detail(device) if device else None
+        if device is None:
+            return None
+        return device_detail(device, thresholds.limits_of(session, [raspberry_id])[raspberry_id])
 
 
 def history(raspberry_id: str, hours: float = 24, now: datetime | None = None) -> list[dict[str, Any]]:
@@ -139,8 +154,8 @@ def mark_silent_devices(now: datetime | None = None) -> dict[str, int]:
                                 .values(status=status).execution_options(synchronize_session=False))
             counts[status] = len(ids)
             changed_ids.extend(ids)
-        changed = [device_summary(device) for device in session.scalars(
-            select(DeviceStatus).where(DeviceStatus.id.in_(changed_ids)))] if changed_ids else []
+        changed = summaries(session, session.scalars(
+            select(DeviceStatus).where(DeviceStatus.id.in_(changed_ids)))) if changed_ids else []
     if changed:
         publish_safely(CHANNEL, "devices", {"devices": changed})
     return counts

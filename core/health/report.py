@@ -16,6 +16,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from core.device_signing import Signed, report_signed
+from core.health.throttling import MAX_WORD
 from core.models.types import utcnow
 from core.redis_client import get_redis
 from core.settings import get_settings
@@ -98,6 +100,8 @@ class HealthReport(BaseModel):
     wifi_signal_dbm: Annotated[int, Field(strict=True, ge=-150, le=50)] | None = None
     mem_percent: Percent | None = None
     leds: Annotated[dict[Text64, Count], Field(max_length=32)] | None = None
+    # the firmware's get_throttled word as an integer (core/health/throttling.py)
+    throttled: Annotated[int, Field(strict=True, ge=0, le=MAX_WORD)] | None = None
     reported_at: Moment | None = None
 
 
@@ -121,9 +125,16 @@ def decode_body(body: bytes) -> Any:
         raise InvalidReport("not_json", f"body is not JSON: {type(exc).__name__}: {str(exc)[:200]}") from None
 
 
+class ReportRow(dict[str, Any]):
+    """A parsed report's device_status row values, plus what the report's signature covers
+    (`signed`, for registry_refusal: not a column, and gone from any copy of the dict)."""
+
+    signed: Signed = Signed(None, None)
+
+
 def parse_report(raw: Any, received_at: datetime | None = None) -> dict[str, Any]:
-    """Validate a decoded report and return its device_status row values, or raise InvalidReport
-    (its only error: any input at all gives one or the other)."""
+    """Validate a decoded report and return its device_status row values (a ReportRow), or
+    raise InvalidReport (its only error: any input at all gives one or the other)."""
     if not isinstance(raw, dict):
         raise InvalidReport("not_object", f"report must be a JSON object, got {type(raw).__name__}")
     limit = get_settings().health_report_max_bytes
@@ -136,7 +147,9 @@ def parse_report(raw: Any, received_at: datetime | None = None) -> dict[str, Any
         report = HealthReport.model_validate(raw)
     except ValidationError as exc:
         raise InvalidReport("invalid", _describe(exc)) from None
-    return to_row(report, received_at or utcnow())
+    row = ReportRow(to_row(report, received_at or utcnow()))
+    row.signed = report_signed(raw)
+    return row
 
 
 def to_row(report: HealthReport, received_at: datetime) -> dict[str, Any]:
@@ -172,21 +185,25 @@ def to_row(report: HealthReport, received_at: datetime) -> dict[str, Any]:
         "cpu_temp_c": cpu_temp_c,
         "mem_percent": mem_percent,
         "leds": report.leds,
+        "throttled": report.throttled,
         "status": "online",
         "reported_at": reported_at,
         "last_update": received_at,
     }
 
 
-def registry_refusal(row: dict[str, Any]) -> InvalidReport | None:
+def registry_refusal(row: dict[str, Any], sender: Any = None) -> InvalidReport | None:
     """Return the device registry's refusal of a parsed report (an unknown or revoked device,
-    or a store it is not assigned to: core/devices.py), or None when it is allowed. Raises
-    core.health.store.DatabaseUnavailable when the registry cannot be read (try later)."""
+    a signature missing or not the device's, or a store it is not assigned to:
+    core/devices.py), or None when it is allowed; `sender` is the broker user that published
+    it, when known. Raises core.health.store.DatabaseUnavailable when the registry cannot be
+    read (try later)."""
     from core import devices
     from core.health.store import DatabaseUnavailable
 
+    signed = row.signed if isinstance(row, ReportRow) else Signed(None, None)
     try:
-        reason = devices.refusal(row["raspberry_id"], row["store_key"])
+        reason = devices.refusal(row["raspberry_id"], row["store_key"], signed, sender=sender)
     except (OperationalError, InterfaceError, PoolTimeoutError) as exc:
         raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
     return InvalidReport(REFUSED_DEVICE, f"relatório recusado: {reason}") if reason else None

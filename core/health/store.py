@@ -20,7 +20,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from core.db import dialect_name, session_scope, upsert_insert
-from core.health.fleet import CHANNEL, device_summary
+from core.health.fleet import CHANNEL, summaries
 from core.models import DeviceHealthSample, DeviceStatus
 from core.sse import publish_safely
 
@@ -44,8 +44,8 @@ def apply_reports(rows: Sequence[dict[str, Any]]) -> list[bool]:
         write_reports(session, rows)
         stored = {device.raspberry_id: device for device in session.scalars(
             select(DeviceStatus).where(DeviceStatus.raspberry_id.in_({r[_KEY] for r in rows})))}
-        summaries = [device_summary(device) for device in stored.values()]
-    publish_safely(CHANNEL, "devices", {"devices": summaries})
+        changed = summaries(session, stored.values())
+    publish_safely(CHANNEL, "devices", {"devices": changed})
     return [stored[r[_KEY]].reported_at == r["reported_at"] for r in rows]
 
 

@@ -1,4 +1,5 @@
 """All models, imported here so Base.metadata (and Alembic) sees every table."""
+from core.models.alerts import Alert, AlertDelivery, AlertRecipient, AlertRule
 from core.models.audit import AuditEntry
 from core.models.auth import ApiToken, User
 from core.models.baixa import BaixaEstorno, BaixaLeitura, Produto, ProdutoRemovido
@@ -9,7 +10,8 @@ from core.models.jobs import DeadLetter, Job
 from core.models.ruptura import EntradaProgramada, EstoqueAtual, Pedido, PedidoItem
 from core.models.sync import SyncCheckpoint, SyncRun
 
-__all__ = ["AuditEntry", "BaixaEstorno", "BaixaLeitura", "Comprovante",
+__all__ = ["Alert", "AlertDelivery", "AlertRecipient", "AlertRule",
+           "AuditEntry", "BaixaEstorno", "BaixaLeitura", "Comprovante",
            "Device", "DeviceHealthSample", "DeviceStatus", "DeviceStore",
            "EntradaProgramada", "EstoqueAtual", "Pedido", "PedidoItem",
            "ApiToken", "DeadLetter", "Job", "Produto", "ProdutoRemovido", "User",

@@ -16,8 +16,10 @@ BAIXAS_ESTORNAR = "baixas.estornar"        # undo a write-off
 BAIXAS_REENVIAR = "baixas.reenviar"        # the baixa dead letters and their replay
 COMPROVANTES = "comprovantes"              # upload receipts and read one's own
 COMPROVANTES_TODOS = "comprovantes.todos"  # read everyone's receipts
+COMPROVANTES_REVISAR = "comprovantes.revisar"  # the review queue: see the file, correct, confirm
 CARTEIRA = "carteira"                      # the carteira page and ruptura analyses
 DISPOSITIVOS = "dispositivos"              # the Pi fleet's health
+DISPOSITIVOS_LIMITES = "dispositivos.limites"  # set a device's own health limits
 SYNC = "sync"                              # sync page: runs, history, rejected rows
 SYNC_EXECUTAR = "sync.executar"            # start a sync, replay rejected rows
 CONSINCO = "consinco"                      # Consinco source rows without personal data
@@ -25,18 +27,27 @@ DADOS_PESSOAIS = "dados_pessoais"          # Consinco clientes: CPF, phone, birt
 USUARIOS = "usuarios"                      # users, roles and tokens
 AUDITORIA = "auditoria"                    # the audit trail
 FLOWER = "flower"                          # Celery's Flower (revokes and runs tasks)
+FALHAS = "falhas"                          # the operations overview and every area's dead letters
+FALHAS_TRATAR = "falhas.tratar"            # replay or discard any dead letter
+ALERTAS = "alertas"                        # the alert history
+ALERTAS_CONFIGURAR = "alertas.configurar"  # alert rules and recipients
 
 PERMISSIONS = frozenset({
-    BAIXAS, BAIXAS_ESTORNAR, BAIXAS_REENVIAR, COMPROVANTES, COMPROVANTES_TODOS, CARTEIRA,
-    DISPOSITIVOS, SYNC, SYNC_EXECUTAR, CONSINCO, DADOS_PESSOAIS, USUARIOS, AUDITORIA, FLOWER})
+    BAIXAS, BAIXAS_ESTORNAR, BAIXAS_REENVIAR, COMPROVANTES, COMPROVANTES_TODOS,
+    COMPROVANTES_REVISAR, CARTEIRA,
+    DISPOSITIVOS, DISPOSITIVOS_LIMITES, SYNC, SYNC_EXECUTAR, CONSINCO, DADOS_PESSOAIS, USUARIOS,
+    AUDITORIA, FLOWER,
+    FALHAS, FALHAS_TRATAR, ALERTAS, ALERTAS_CONFIGURAR})
 
 LOJA, FINANCEIRO, TI, ADMIN = "loja", "financeiro", "ti", "admin"
 # Each role's permissions (docs/access.md is this table in words). Least privilege: a user
 # created without a role is store staff.
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     LOJA: frozenset({BAIXAS, COMPROVANTES}),
-    FINANCEIRO: frozenset({COMPROVANTES, COMPROVANTES_TODOS, CARTEIRA}),
-    TI: frozenset({BAIXAS, BAIXAS_REENVIAR, DISPOSITIVOS, SYNC, SYNC_EXECUTAR, CONSINCO}),
+    FINANCEIRO: frozenset({COMPROVANTES, COMPROVANTES_TODOS, COMPROVANTES_REVISAR, CARTEIRA}),
+    TI: frozenset({BAIXAS, BAIXAS_REENVIAR, DISPOSITIVOS, DISPOSITIVOS_LIMITES, SYNC,
+                   SYNC_EXECUTAR, CONSINCO,
+                   FALHAS, FALHAS_TRATAR, ALERTAS}),
     ADMIN: PERMISSIONS,
 }
 ROLES = tuple(ROLE_PERMISSIONS)

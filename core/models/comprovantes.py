@@ -5,7 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
@@ -13,11 +13,14 @@ from core.models.types import JSONType, UTCDateTime, utcnow
 
 # Receipt life cycle: stored -> OCR running -> fields saved, or a readable error.
 RECEBIDO, PROCESSANDO, CONCLUIDO, ERRO = "recebido", "processando", "concluido", "erro"
+# Review by finance staff: null (nothing doubtful), waiting for a person, or confirmed by one.
+REVISAO_PENDENTE, REVISAO_CONFIRMADA = "pendente", "confirmado"
 
 
 class Comprovante(Base):
     __tablename__ = "comprovantes"
-    __table_args__ = (UniqueConstraint("sha256", name="uq_comprovantes_sha256"),)
+    __table_args__ = (UniqueConstraint("sha256", name="uq_comprovantes_sha256"),
+                      Index("uq_comprovantes_e2e_original", "e2e_original", unique=True))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # The order (pedido) this payment is for, as the user typed it.
@@ -49,3 +52,15 @@ class Comprovante(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     processado_em: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revisao: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    # Why it waits for a person (pt-BR sentences), kept after the review for the record.
+    revisao_motivos: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    revisado_por: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    revisado_em: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # field -> {"antes", "depois"} of the last confirmed review (the audit trail keeps them all).
+    correcoes: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    # One payment, one receipt: the first receipt read with an E2E id holds it here (UNIQUE,
+    # NULL for everyone else), so the database decides between two read at the same moment;
+    # a later receipt of the same payment points at the holder in duplicado_de.
+    e2e_original: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    duplicado_de: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
@@ -27,6 +27,9 @@ class Device(Base):
     created_by: Mapped[str] = mapped_column(String(128))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # Its signing secret is derived from this (core/device_signing.py); a new one on every
+    # issue or `devices secret --rotate`, so an old secret stops working.
+    secret_generation: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     stores: Mapped[list["DeviceStore"]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="DeviceStore.store_key")
 

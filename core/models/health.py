@@ -53,11 +53,29 @@ class DeviceStatus(Base):
     cpu_temp_c: Mapped[float | None] = mapped_column(Float, nullable=True)
     mem_percent: Mapped[float | None] = mapped_column(Float, nullable=True)
     leds: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    # The firmware's get_throttled word (core/health/throttling.py): power and throttling
+    # now (bits 0-3) and since boot (bits 16-19).
+    throttled: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # fleet bookkeeping: online | stale | offline; last_update is the server's clock
     status: Mapped[str] = mapped_column(String(16), default="online", index=True)
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_update: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeviceThresholds(Base):
+    """One device's own limits for the fleet status (a Pi in a hot storeroom is not a Pi at a
+    till); a NULL limit means the default from the settings (STOCKFLOW_HEALTH_*_WARN*)."""
+
+    __tablename__ = "device_thresholds"
+
+    raspberry_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    temp_warn_c: Mapped[float | None] = mapped_column(Float, nullable=True)
+    mem_warn_pct: Mapped[float | None] = mapped_column(Float, nullable=True)
+    wifi_warn_dbm: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    backlog_warn: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_by: Mapped[str] = mapped_column(String(80))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class DeviceHealthSample(Base):

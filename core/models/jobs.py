@@ -47,6 +47,10 @@ class DeadLetter(Base):
     error: Mapped[str] = mapped_column(Text)
     # What the payload is about (a scan_id, a receipt id...) so the UI can show and dedupe it.
     reference: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     replayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     replayed_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    # A person decided it needs no replay (the reason is required): it is no longer open.
+    discarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    discarded_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    discard_reason: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -1,4 +1,6 @@
-"""Ruptura: for each order, whether its stock is there, how much of it, and when the rest arrives.
+"""Ruptura: for each order, whether its stock is there, how much of it, and when the rest arrives;
+which stock and scheduled entries cover each line, and the value of what does not arrive by
+the order's deadline (its value at risk).
 
 `analisar_pedido` applies the rules (written out in docs/ruptura.md) to plain data;
 `carregar_lote` reads everything a batch of orders needs in three queries, whatever the
@@ -13,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -109,6 +111,24 @@ def carregar_lote(session: Session, nums: Sequence[str], hoje: date) -> Lote:
     return Lote(pedidos, estoque, dict(entradas), hoje)
 
 
+ESTOQUE = "estoque"  # the source of a line's cover that is on hand now
+DUAS_CASAS = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Cobertura:
+    """Part of a line covered by one source: the stock on hand, or one scheduled entry."""
+
+    fonte: str  # ESTOQUE, or the entry's origin (producao | compra)
+    data: date  # today for the stock
+    quantidade: Decimal  # of this line's quantity
+    no_prazo: bool  # the source is there by the order's deadline
+
+    def as_json(self) -> dict[str, Any]:
+        return {"fonte": self.fonte, "data": self.data.isoformat(),
+                "quantidade": float(self.quantidade), "no_prazo": self.no_prazo}
+
+
 @dataclass(frozen=True)
 class ItemAnalisado:
     """One order line measured against its product's stock and entries."""
@@ -118,10 +138,36 @@ class ItemAnalisado:
     disponivel: Decimal  # of this line's quantity, on hand now
     data_disponibilidade: date | None
     origem_entrada: str | None
+    coberturas: tuple[Cobertura, ...] = ()
 
     @property
     def disponivel_agora(self) -> bool:
         return self.disponivel >= self.item.quantidade
+
+    @property
+    def coberto_no_prazo(self) -> Decimal:
+        return sum((c.quantidade for c in self.coberturas if c.no_prazo), ZERO)
+
+    @property
+    def falta_no_prazo(self) -> Decimal:
+        return self.item.quantidade - self.coberto_no_prazo
+
+    @property
+    def sem_previsao(self) -> Decimal:
+        """How much of the line no stock or entry covers at all."""
+        return self.item.quantidade - sum((c.quantidade for c in self.coberturas), ZERO)
+
+    @property
+    def valor_em_risco(self) -> Decimal:
+        return self.falta_no_prazo * self.item.preco_unitario
+
+    @property
+    def situacao(self) -> str:
+        if self.disponivel_agora:
+            return "agora"
+        if self.sem_previsao > 0:
+            return "sem_previsao"
+        return "no_prazo" if self.falta_no_prazo <= 0 else "atrasado"
 
     def as_json(self) -> dict[str, Any]:
         """Return the line as the results show it (numbers as floats, dates as ISO text)."""
@@ -136,12 +182,25 @@ class ItemAnalisado:
             "disponivel_agora": self.disponivel_agora,
             "data_disponibilidade": _iso(self.data_disponibilidade),
             "origem_entrada": self.origem_entrada,
+            "situacao": self.situacao,
+            "falta_no_prazo": float(self.falta_no_prazo),
+            "sem_previsao": float(self.sem_previsao),
+            "valor_em_risco": _dinheiro(self.valor_em_risco),
+            "cobertura": [c.as_json() for c in self.coberturas],
         }
+
+
+def prazo_do_pedido(pedido: PedidoCarteira, hoje: date) -> date:
+    """The date by which an order's lines must be there: its delivery date, or today when it
+    has none or it has passed (then only what is on hand counts as in time)."""
+    entrega = pedido.data_entrega_prevista
+    return entrega if entrega is not None and entrega > hoje else hoje
 
 
 def analisar_pedido(pedido: PedidoCarteira, estoque: Mapping[str, Decimal],
                     entradas: Mapping[str, Sequence[Entrada]], hoje: date) -> dict[str, Any]:
     """Apply the ruptura rules to one order and return its JSON-ready result."""
+    prazo = prazo_do_pedido(pedido, hoje)
     itens = []
     # Lines of the same product in one order draw on the same stock, in line order.
     ja_pedido: dict[str, Decimal] = defaultdict(lambda: ZERO)
@@ -149,7 +208,7 @@ def analisar_pedido(pedido: PedidoCarteira, estoque: Mapping[str, Decimal],
         anterior = ja_pedido[item.cod_produto]
         ja_pedido[item.cod_produto] = anterior + item.quantidade
         itens.append(analisar_item(item, anterior, estoque.get(item.cod_produto, ZERO),
-                                   entradas.get(item.cod_produto, ()), hoje))
+                                   entradas.get(item.cod_produto, ()), hoje, prazo))
 
     percentual = _percentual_disponivel(itens)
     datas = [i.data_disponibilidade for i in itens]
@@ -160,12 +219,14 @@ def analisar_pedido(pedido: PedidoCarteira, estoque: Mapping[str, Decimal],
         "cliente": pedido.cliente,
         "status": ANALISADO,
         "data_entrega_prevista": _iso(pedido.data_entrega_prevista),
+        "prazo": prazo.isoformat(),
         "pedido_ok": pedido_ok,
         "sem_itens": not itens,
         "percentual_disponibilidade": percentual,
         "data_disponibilidade_total": _iso(data_total),
         "criticidade": _criticidade(pedido, itens, pedido_ok, percentual, data_total),
-        "valor_total": float(sum((i.item.quantidade * i.item.preco_unitario for i in itens), ZERO)),
+        "valor_total": _dinheiro(sum((i.item.quantidade * i.item.preco_unitario for i in itens), ZERO)),
+        "valor_em_risco": _dinheiro(sum((i.valor_em_risco for i in itens), ZERO)),
         "qtd_itens": len(itens),
         "itens_disponiveis": sum(1 for i in itens if i.disponivel_agora),
         "itens": [i.as_json() for i in itens],
@@ -174,21 +235,36 @@ def analisar_pedido(pedido: PedidoCarteira, estoque: Mapping[str, Decimal],
 
 
 def analisar_item(item: Item, ja_pedido: Decimal, estoque: Decimal,
-                  entradas: Iterable[Entrada], hoje: date) -> ItemAnalisado:
-    """Return how much of a line is on hand and the first date all of it is (None: never).
+                  entradas: Iterable[Entrada], hoje: date, prazo: date | None = None) -> ItemAnalisado:
+    """Return how much of a line is on hand, the first date all of it is (None: never), and
+    which sources cover which part of it.
 
-    `ja_pedido` is what earlier lines of the same order already take of this product.
+    `ja_pedido` is what earlier lines of the same order already take of this product: the
+    product's supply (stock, then entries in date order) is laid end to end, and this line
+    takes the units from `ja_pedido` to `ja_pedido + quantidade` of it. `prazo` (default:
+    today) is the order's deadline: sources dated after it cover the line late.
     """
-    necessario = ja_pedido + item.quantidade
+    prazo = prazo or hoje
+    inicio, fim = ja_pedido, ja_pedido + item.quantidade
+    coberturas: list[Cobertura] = []
+
+    def cobre(de: Decimal, ate: Decimal, fonte: str, data: date) -> None:
+        parte = min(ate, fim) - max(de, inicio)
+        if parte > 0:
+            coberturas.append(Cobertura(fonte, data, parte, data <= prazo))
+
+    cobre(ZERO, estoque, ESTOQUE, hoje)  # negative stock covers nothing
     disponivel = max(ZERO, min(item.quantidade, estoque - ja_pedido))
     if disponivel >= item.quantidade:
-        return ItemAnalisado(item, estoque, disponivel, hoje, None)
+        return ItemAnalisado(item, estoque, disponivel, hoje, None, tuple(coberturas))
     acumulado = estoque
     for entrada in entradas:
+        cobre(acumulado, acumulado + entrada.quantidade, entrada.origem, entrada.data)
         acumulado += entrada.quantidade
-        if acumulado >= necessario:
-            return ItemAnalisado(item, estoque, disponivel, entrada.data, entrada.origem)
-    return ItemAnalisado(item, estoque, disponivel, None, None)
+        if acumulado >= fim:
+            return ItemAnalisado(item, estoque, disponivel, entrada.data, entrada.origem,
+                                 tuple(coberturas))
+    return ItemAnalisado(item, estoque, disponivel, None, None, tuple(coberturas))
 
 
 def _percentual_disponivel(itens: Sequence[ItemAnalisado]) -> float:
@@ -247,6 +323,10 @@ def analisar_pedidos(nums: Sequence[str], hoje: date | None = None) -> list[dict
     with session_scope() as session:
         lote = carregar_lote(session, nums, hoje or hoje_local())
     return analisar_lote(lote, nums)
+
+
+def _dinheiro(value: Decimal) -> float:
+    return float(value.quantize(DUAS_CASAS, rounding=ROUND_HALF_UP))
 
 
 def _iso(value: date | None) -> str | None:

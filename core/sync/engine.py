@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.settings import get_settings
-from core.sync import rejections, runs, sent
+from core.sync import drift, rejections, runs, sent
 from core.sync.consinco.entities import (
     SourceEntity,
     from_json,
@@ -24,7 +24,7 @@ from core.sync.consinco.entities import (
     to_json,
 )
 from core.sync.consinco.queries import read_batch, watermark_filters
-from core.sync.consinco.source import source_session
+from core.sync.consinco.source import source_engine, source_session
 from core.sync.mapeamento import MAPEAMENTOS, Mapeamento, RegistroInvalido
 from core.sync.plusoft import PlusoftClient
 from core.sync.rejections import MAPPING, Rejected
@@ -142,6 +142,7 @@ def sync_slice(entidade: str, mode: str, job_id: str | None = None, triggered_by
     entity = get_entity(entidade)
     mapper = MAPEAMENTOS[entidade]
     slice_s = settings.plusoft_chunk_s if slice_s is None else slice_s
+    check_source(entity, mode, job_id, triggered_by, on_batch)
     run = runs.open_run(entity, mode, job_id, triggered_by)
     context = f"run={run.id}"
     log.info("sync slice start %s entidade=%s mode=%s job=%s resumed=%s after=%s", context,
@@ -199,6 +200,23 @@ def sync_slice(entidade: str, mode: str, job_id: str | None = None, triggered_by
     finally:
         if client is None:
             http.close()
+
+
+def check_source(entity: SourceEntity, mode: str, job_id: str | None, triggered_by: str,
+                 on_batch: ProgressCallback | None = None) -> None:
+    """Stop before reading when the entity's view no longer matches its model: the run is
+    recorded failed with the reason (the page shows it) and SchemaDrift is raised."""
+    with source_engine().connect() as connection:
+        found = drift.problems(connection, entity)
+    if not found:
+        return
+    reason = drift.reason(entity, found)
+    state = runs.refuse_run(entity, mode, job_id, triggered_by, reason)
+    log.error("sync refused run=%s entidade=%s drift=%s", state["id"], entity.name,
+              "; ".join(p.motivo for p in found))
+    if on_batch:
+        on_batch(state)
+    raise drift.SchemaDrift(reason)
 
 
 def _finished(run_id: str, context: str, on_batch: ProgressCallback | None) -> SliceResult:

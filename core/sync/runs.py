@@ -83,7 +83,7 @@ def open_run(entity: SourceEntity, mode: str, job_id: str | None, triggered_by: 
                                from_json(column, run.watermark_since),
                                from_json(column, run.watermark_until),
                                checkpoint.last_key, resumed)
-        since = _overlap_start(entity, checkpoint.watermark) if mode == INCREMENTAL else None
+        since = overlap_since(entity, checkpoint.watermark) if mode == INCREMENTAL else None
         run = SyncRun(id=str(uuid.uuid4()), entidade=entity.name, mode=mode, status=RUNNING,
                       triggered_by=triggered_by[:80], job_id=job_id,
                       watermark_since=since, watermark_until=to_json(ceiling),
@@ -103,8 +103,9 @@ def open_run(entity: SourceEntity, mode: str, job_id: str | None, triggered_by: 
     return opened
 
 
-def _overlap_start(entity: SourceEntity, watermark: str | None) -> str | None:
-    """The lower bound of an incremental run after `watermark`, the overlap window earlier."""
+def overlap_since(entity: SourceEntity, watermark: str | None) -> str | None:
+    """Return the lower bound of an incremental run after `watermark` (ISO text), the overlap
+    window earlier."""
     settings = get_settings()
     column = entity.watermark_column
     start = overlap_start(entity, from_json(column, watermark), settings.plusoft_overlap_minutes,
@@ -150,6 +151,26 @@ def finish_run(run_id: str) -> dict[str, Any]:
             if run.watermark_until is not None:
                 checkpoint.watermark = run.watermark_until
             checkpoint.updated_at = utcnow()
+        return as_dict(run)
+
+
+def refuse_run(entity: SourceEntity, mode: str, job_id: str | None, triggered_by: str,
+               error: str) -> dict[str, Any]:
+    """Record that a run could not start (the source's views changed: core.sync.drift): the
+    open run, if any, fails with the reason and keeps its checkpoint; otherwise a new run is
+    recorded failed with it, outside the checkpoint (there is nothing to resume)."""
+    with session_scope() as session:
+        checkpoint = _checkpoint(session, entity.name)
+        run = session.get(SyncRun, checkpoint.run_id) if checkpoint.run_id else None
+        now = utcnow()
+        if run is None or run.status not in (RUNNING, FAILED):
+            run = SyncRun(id=str(uuid.uuid4()), entidade=entity.name, mode=mode,
+                          triggered_by=triggered_by[:80], rows_total=0, rows_read=0,
+                          rows_sent=0, rows_rejected=0, rows_unchanged=0, batches=0, resumes=0,
+                          started_at=now, finished_at=now)
+            session.add(run)
+        run.status, run.error, run.job_id, run.heartbeat_at = FAILED, error[:4000], job_id, now
+        session.flush()
         return as_dict(run)
 
 

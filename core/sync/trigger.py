@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 TASK_NAME = "sync.sincronizar"
 REPLAY_TASK_NAME = "sync.reenviar"
+DRY_RUN_TASK_NAME = "sync.simular"
 SSE_CHANNEL = "sync"
 JOB_KIND = "sync"
 DEFAULT_PLUSOFT_URL = Settings.model_fields["plusoft_base_url"].default
@@ -77,6 +78,31 @@ def trigger(entidades: Sequence[str], mode: str = INCREMENTAL, triggered_by: str
     log.info("sync trigger job=%s new=%s entidades=%s mode=%s by=%s", started.job_id,
              started.created, entidades, mode, triggered_by)
     return started
+
+
+def start_dry_run(entidades: Sequence[str], mode: str, triggered_by: str, owner_id: int | None,
+                  samples: int, personal_data: bool, queue: str = "sync") -> str:
+    """Queue a dry run of these entities in order (core.sync.dry_run) as a job of its
+    owner; return its id. No lock: a dry run writes nothing. `personal_data` says whether
+    the owner may read clientes rows (their samples are kept only then)."""
+    entidades = list(entidades)
+    unknown = [name for name in entidades if name not in ENTITIES]
+    if not entidades or unknown:
+        raise ValueError(f"entidades desconhecidas: {unknown or '(nenhuma)'}")
+    if mode not in runs.MODES:
+        raise ValueError(f"modo inválido: {mode!r} (use {' ou '.join(runs.MODES)})")
+    settings = get_settings()
+    if settings.is_production and not settings.consinco_url:
+        raise SyncNotConfigured("Simulação sem origem em produção: defina STOCKFLOW_CONSINCO_URL.")
+    job_id = str(uuid.uuid4())
+    task_kwargs = {"entidades": entidades, "modo": mode, "disparado_por": triggered_by,
+                   "amostras": samples, "dados_pessoais": personal_data, "job_id": job_id}
+    jobs.create_job(JOB_KIND, owner_id=owner_id, job_id=job_id, task_name=DRY_RUN_TASK_NAME,
+                    task_kwargs=task_kwargs)
+    enqueue(DRY_RUN_TASK_NAME, task_kwargs, queue=queue)
+    log.info("sync dry run job=%s entidades=%s mode=%s by=%s", job_id, entidades, mode,
+             triggered_by)
+    return job_id
 
 
 def start_locked_job(entidades: Sequence[str], task_name: str, kwargs: dict[str, Any],

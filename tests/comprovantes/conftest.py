@@ -39,3 +39,11 @@ def offline_engine() -> Any:
     from core.comprovantes.ocr.engines import OfflineEngine
 
     return OfflineEngine(threads=1)
+
+
+@pytest.fixture(scope="session")
+def tesseract_engine() -> Any:
+    """The tesseract engine (platform/bootstrap.sh installs tesseract-ocr and tesseract-ocr-por)."""
+    from core.comprovantes.ocr.engines import TesseractEngine
+
+    return TesseractEngine()

@@ -11,9 +11,11 @@ import pytest
 
 from core import devices
 from core.db import session_scope
+from core.device_signing import device_secret
 from core.models import Device, DeviceStore
 from core.models.devices import ACTIVE
 from core.settings import reset_settings
+from edge_agent.signing import signed_report, signed_scan
 from standins import embedded_redis
 from tests.support.brokers import REDIS_SERVER
 from tests.support.environment import service_unavailable
@@ -90,3 +92,21 @@ def register(device_id: str, *stores: str, broker: str = "redis") -> None:
         session.add(Device(device_id=device_id, state=ACTIVE, broker=broker,
                            broker_user=f"device-{device_id}", created_by="test",
                            stores=[DeviceStore(store_key=key) for key in stores]))
+
+
+def secret_of(device_id: str) -> str:
+    """Return a registered device's signing secret, as `devices add` printed it."""
+    with session_scope() as session:
+        device = session.get(Device, device_id)
+        assert device is not None, device_id
+        return device_secret(device_id, device.secret_generation)
+
+
+def signed(scan: dict[str, Any], secret: str | None = None) -> dict[str, Any]:
+    """Return the scan as its agent sends it: signed with its device's secret (or `secret`)."""
+    return signed_scan(scan, secret or secret_of(scan["device_id"]))
+
+
+def signed_health(report: dict[str, Any], secret: str | None = None) -> dict[str, Any]:
+    """Return the health report as its agent sends it, signed."""
+    return signed_report(report, secret or secret_of(report["id"]))

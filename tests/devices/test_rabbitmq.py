@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from amqp.exceptions import AccessRefused, NotFound
+from amqp.exceptions import AccessRefused, NotFound, PreconditionFailed
 from kombu import Connection, Queue
 
 from core.baixa.outcomes import outcome_queue, publish_outcome
 from core.celery_app import task_queues
 from edge_agent.config import AgentConfig
 from edge_agent.outcomes import OutcomeListener
+from edge_agent.publisher import publish_options
 from edge_agent.spool import Spool
 from tests.baixa.support import scan_message
 from tests.devices.support import issue, require_registry, revoke
@@ -68,9 +69,16 @@ def test_a_rabbitmq_device_user_may_publish_tasks_and_read_its_replies_only(
     with Connection(url, connect_timeout=5, transport_options={"confirm_publish": True}) as device:
         producer = device.Producer()
         for queue in ("baixa", "health"):  # the task exchanges: confirmed by the broker
-            producer.publish({"scan": 1}, exchange=queue, routing_key=queue, retry=False)
+            producer.publish({"scan": 1}, exchange=queue, routing_key=queue, retry=False,
+                             **publish_options(url))  # as the agent: user_id its own user
+        # RabbitMQ validates user_id: another device's user is refused, the message dropped.
+        with pytest.raises(PreconditionFailed, match="user_id property set to 'device-pi-b'"):
+            producer.publish({"scan": 2}, exchange="baixa", routing_key="baixa", retry=False,
+                             user_id="device-pi-b")
     with Connection(AMQP + vhost) as server:
-        assert Queue("baixa")(server.default_channel).queue_declare(passive=True).message_count == 1
+        taken = Queue("baixa")(server.default_channel).get(no_ack=True)
+        assert taken.properties["user_id"] == f"device-{device_id}"
+        assert Queue("baixa")(server.default_channel).queue_declare(passive=True).message_count == 0
 
     # Its own reply queue, read by the real agent code.
     config = AgentConfig(store_key="LOJA-001", broker_url=url, device_id=device_id,

@@ -23,7 +23,7 @@ from tests.baixa.support import (
     spawn_worker_on,
     stop_process,
 )
-from tests.devices.support import AclRedis, issue, require_registry, revoke
+from tests.devices.support import AclRedis, issue, require_registry, revoke, secret_of
 from tests.support.waiting import wait_until
 
 
@@ -56,12 +56,12 @@ def test_a_device_user_carries_the_real_agent_and_nothing_more(
     seed_products("LOJA-001", [940_001, 940_002])
     seed_products("LOJA-002", [940_003])
     worker = spawn_worker_on(acl_redis.url, queues="baixa,health", extra_env=registry)
+    assert env["STOCKFLOW_AGENT_DEVICE_SECRET"]
     honest = Agent(tmp_path / "honest", url, store_key="LOJA-001", env={
-        "STOCKFLOW_AGENT_DEVICE_ID": "pi-a", "STOCKFLOW_AGENT_HEALTH_INTERVAL_S": "1"})
+        **env, "STOCKFLOW_AGENT_HEALTH_INTERVAL_S": "1"})
     # The same credentials on a Pi claiming another store: Redis lets the scan in (it cannot
     # read messages); the worker refuses it and the reply still reaches this device's queue.
-    forger = Agent(tmp_path / "forger", url, store_key="LOJA-002",
-                   env={"STOCKFLOW_AGENT_DEVICE_ID": "pi-a"})
+    forger = Agent(tmp_path / "forger", url, store_key="LOJA-002", env=env)
     try:
         honest.start()
         assert honest.scan(b"940001")["accepted"] and honest.scan(b"940002")["accepted"]
@@ -112,6 +112,14 @@ def test_a_device_user_carries_the_real_agent_and_nothing_more(
         acl_redis.client(url).ping()
 
 
+def secret(app: Any, device_id: str, *args: str) -> str:
+    result = app.test_cli_runner().invoke(args=["devices", "secret", device_id, *args])
+    assert result.exit_code == 0, result.output
+    name, value = result.stdout.strip().split("=", 1)
+    assert name == "STOCKFLOW_AGENT_DEVICE_SECRET"
+    return value
+
+
 def _device_reported(device_id: str) -> bool:
     with session_scope() as session:
         return session.scalar(select(DeviceStatus).where(
@@ -137,6 +145,15 @@ def test_issue_list_revoke_and_issue_again(app: Any, db: str, acl_redis: AclRedi
 
     second = issue(app, "pi-c", "--store", "LOJA-003", "--store", "LOJA-001")  # issued anew
     assert second["STOCKFLOW_AGENT_BROKER_URL"] != first["STOCKFLOW_AGENT_BROKER_URL"]
+    # A new signing secret too (a new generation); `devices secret` recomputes it, --rotate
+    # replaces it.
+    assert second["STOCKFLOW_AGENT_DEVICE_SECRET"] != first["STOCKFLOW_AGENT_DEVICE_SECRET"]
+    assert secret(app, "pi-c") == second["STOCKFLOW_AGENT_DEVICE_SECRET"] == secret_of("pi-c")
+    rotated = secret(app, "pi-c", "--rotate")
+    assert rotated not in (first["STOCKFLOW_AGENT_DEVICE_SECRET"],
+                           second["STOCKFLOW_AGENT_DEVICE_SECRET"]) and rotated == secret_of("pi-c")
+    unknown = app.test_cli_runner().invoke(args=["devices", "secret", "pi-zz"])
+    assert unknown.exit_code != 0 and "não está ativo" in unknown.output
     with pytest.raises(redis.exceptions.AuthenticationError):
         acl_redis.client(first["STOCKFLOW_AGENT_BROKER_URL"]).ping()
     assert acl_redis.client(second["STOCKFLOW_AGENT_BROKER_URL"]).ping()

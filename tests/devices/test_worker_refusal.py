@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from core import dead_letters
 from core.celery_app import celery_app
 from core.db import session_scope
-from core.health.report import REFUSED_DEVICE, rejection_counts
+from core.health.report import REFUSED_DEVICE, recent_rejections, rejection_counts
 from core.models import Device, DeviceStatus
 from core.models.devices import REVOKED
 from core.models.types import utcnow
@@ -28,7 +28,7 @@ from tests.baixa.support import (
     seed_products,
 )
 from tests.baixa.test_acknowledgement import take_replies
-from tests.devices.support import register, require_registry
+from tests.devices.support import register, require_registry, signed, signed_health
 from tests.health.test_batch_worker import drained, send
 from tests.support.waiting import wait_until
 
@@ -49,8 +49,8 @@ def test_forged_scans_are_refused_with_their_reason_and_never_written_off(
     register("pi-b", "LOJA-002")
     seed_products("LOJA-001", [930_001, 930_002, 930_003, 930_004])
 
-    honest = baixa(scan_message(930_001, device_id="pi-a"))
-    other_store = baixa(scan_message(930_002, device_id="pi-b"))  # pi-b's id, pi-a's store
+    honest = baixa(signed(scan_message(930_001, device_id="pi-a")))
+    other_store = baixa(signed(scan_message(930_002, device_id="pi-b")))  # pi-b's, pi-a's store
     unknown = baixa(scan_message(930_003, device_id="pi-zz"))
     no_id = scan_message(930_004)
     no_id["device_id"] = None
@@ -81,7 +81,7 @@ def test_a_revoked_device_is_refused_within_the_cache_time(
     require_registry(monkeypatch, cache_s=cache_s)
     register("pi-a", "LOJA-001")
     seed_products("LOJA-001", range(931_001, 931_500))
-    assert baixa(scan_message(931_001, device_id="pi-a"))["outcome"] == "removed"
+    assert baixa(signed(scan_message(931_001, device_id="pi-a")))["outcome"] == "removed"
 
     # Revoked by another process (the CLI on another host): this worker's cache is not told.
     with session_scope() as session:
@@ -89,7 +89,7 @@ def test_a_revoked_device_is_refused_within_the_cache_time(
                         .values(state=REVOKED, revoked_at=utcnow(), revoked_by="test"))
     revoked_at = time.monotonic()
     product = iter(range(931_002, 931_500))
-    while (outcome := baixa(scan_message(next(product), device_id="pi-a")))["outcome"] != "refused":
+    while (outcome := baixa(signed(scan_message(next(product), device_id="pi-a"))))["outcome"] != "refused":
         assert time.monotonic() - revoked_at < cache_s + 10, "still accepted long after revoke"
         time.sleep(0.05)  # the pace of a clerk scanning, not a wait for anything
     assert outcome["reason"].startswith("Leitura recusada: dispositivo pi-a revogado em ")
@@ -105,12 +105,12 @@ def test_health_reports_from_unregistered_devices_are_refused_and_counted(
     register("pi-a", "LOJA-001")
     report = {"id": "pi-a", "store_key": "LOJA-001", "cpu_percent": 12.5}
 
-    assert health(report) == {"device": "pi-a", "applied": True}
+    assert health(signed_health(report)) == {"device": "pi-a", "applied": True}
     assert health({**report, "id": "pi-zz"}) == {
         "rejected": REFUSED_DEVICE, "reason": "relatório recusado: dispositivo pi-zz não está cadastrado"}
-    assert health({**report, "store_key": "LOJA-009"})["reason"] == (
+    assert health(signed_health({**report, "store_key": "LOJA-009"}))["reason"] == (
         "relatório recusado: dispositivo pi-a não está autorizado na loja LOJA-009")
-    assert health({"id": "pi-a"})["reason"] == (
+    assert health(signed_health({"id": "pi-a"}))["reason"] == (
         "relatório recusado: dispositivo pi-a não informou a loja (store_key)")
     assert rejection_counts()[REFUSED_DEVICE] == 3
     with session_scope() as session:
@@ -146,20 +146,24 @@ def test_the_health_batch_worker_refuses_unregistered_devices_too(
     worker = threading.Thread(target=HealthBatchWorker(batch_max=50, queue=queue).run,
                               args=(stop,), daemon=True)
     try:
-        for report in ({"id": "pi-a", "store_key": "LOJA-001"}, {"id": "pi-zz", "store_key": "LOJA-001"},
-                       {"id": "pi-a", "store_key": "LOJA-002"}):
+        for report in (signed_health({"id": "pi-a", "store_key": "LOJA-001"}),
+                       {"id": "pi-zz", "store_key": "LOJA-001"},
+                       signed_health({"id": "pi-a", "store_key": "LOJA-002"}),
+                       {"id": "pi-a", "store_key": "LOJA-001", "signature": "0" * 64}):
             send(queue, report)
         worker.start()
-        wait_until(lambda: drained(queue) and rejection_counts().get("total") == 2, 30,
-                   "the batch worker to take the three reports")
+        wait_until(lambda: drained(queue) and rejection_counts().get("total") == 3, 30,
+                   "the batch worker to take the four reports")
     finally:
         stop.set()
         worker.join(timeout=15)
         get_redis().delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
-    assert rejection_counts() == {REFUSED_DEVICE: 2, "total": 2}
+    assert rejection_counts() == {REFUSED_DEVICE: 3, "total": 3}
     with session_scope() as session:
         assert session.scalars(select(DeviceStatus.raspberry_id)).all() == ["pi-a"]
     kept = [entry.error for entry in dead_letters.list_open("health.batch_worker")]
-    assert sorted(kept) == [
-        "refused_device: relatório recusado: dispositivo pi-a não está autorizado na loja LOJA-002",
+    assert sorted(kept) == [  # one open entry per device, holding its newest report
+        "refused_device: relatório recusado: assinatura não confere com o segredo do dispositivo pi-a",
         "refused_device: relatório recusado: dispositivo pi-zz não está cadastrado"]
+    assert [r["reason"] for r in recent_rejections()][1] == (
+        "relatório recusado: dispositivo pi-a não está autorizado na loja LOJA-002")

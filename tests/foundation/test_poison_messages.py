@@ -68,3 +68,24 @@ def test_poison_messages_are_kept_and_the_worker_goes_on(poison_worker: subproce
     assert len(unknown) == 1, "the unknown task's call is kept once"
     assert unknown[0].args == [marker] and unknown[0].kwargs == {"loja": "1"}
     assert "tarefa desconhecida" in unknown[0].error
+
+
+def test_a_device_queue_runs_only_its_own_tasks() -> None:
+    """What a Pi's credentials can write to (the baixa queue) never runs another task: a forged
+    call of a registered task there is kept as a dead letter with the reason, not run."""
+    process = spawn_worker("baixa", concurrency=1, include="tests.sample_tasks",
+                           env={"STOCKFLOW_DATABASE_URL": database_url("sqlite")})
+    try:
+        job_id = jobs.create_job("tests")
+        forged_id = str(uuid.uuid4())
+        celery_app.send_task("tests.counted_steps", kwargs={"steps": 1, "job_id": job_id},
+                             queue="baixa", task_id=forged_id)
+        kept = wait_until(lambda: [e for e in dead_letters.list_open(POISON)
+                                   if job_id in json.dumps(e.args)] or None, 60,
+                          "the forged call on the baixa queue in the dead letters")
+        assert "tarefa 'tests.counted_steps' recusada" in kept[0].error
+        assert "fila baixa" in kept[0].error
+        assert (jobs.get_status(job_id) or {}).get("status") != "finished", "the forged task ran"
+        assert process.poll() is None
+    finally:
+        stop_worker(process)

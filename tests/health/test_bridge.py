@@ -272,11 +272,21 @@ def test_bridge_without_amqp_url_idles_until_stopped(db: str) -> None:
     process = subprocess.Popen([sys.executable, "-m", "processes.health_bridge"], cwd=ROOT, env=env,
                                stderr=subprocess.PIPE)
     try:
+        # Wait for it to say it idles (its imports take seconds on a loaded machine), then check it
+        # is still running: honcho would stop everything on an exit.
+        assert process.stderr is not None
+        said: list[bytes] = []
+        reader = threading.Thread(target=lambda: said.extend(iter(process.stderr.readline, b"")), daemon=True)
+        reader.start()
+        deadline = time.monotonic() + 60
+        while not any(b"idles" in line for line in said) and time.monotonic() < deadline:
+            assert process.poll() is None, b"".join(said).decode(errors="replace")
+            time.sleep(0.1)
+        assert any(b"idles" in line for line in said), b"".join(said).decode(errors="replace")
         with pytest.raises(subprocess.TimeoutExpired):
-            process.wait(timeout=3)  # still running: honcho would stop everything on an exit
+            process.wait(timeout=1)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
-        assert b"idles" in (process.stderr.read() if process.stderr else b"")
     finally:
         if process.poll() is None:
             process.kill()

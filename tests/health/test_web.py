@@ -83,7 +83,7 @@ def test_browser_sorts_and_updates_live(page: Any) -> None:
     # the offline Pi reports again, hot: the page updates without a reload
     apply_reports([parse_report(seed_report("pi-gone", cpu_temp="90°C", store_key="LOJA-003"))])
     gone = page.locator('#fleet tbody tr[data-id="pi-gone"]')
-    gone.locator("td", has_text="90.0 °C").wait_for(timeout=15_000)
+    gone.locator("td", has_text="90,0 °C").wait_for(timeout=15_000)
     assert gone.locator("[data-status]").get_attribute("data-status") == "online"
     assert rows.evaluate_all("rs => rs.map(r => r.dataset.id)") == ["pi-ok", "pi-hot", "pi-gone"]
     assert "1 offline" not in page.inner_text("#fleet-summary")

@@ -1,6 +1,7 @@
 """The multi-host deployment, made once for the module's tests and removed at the end."""
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -8,6 +9,7 @@ import pytest
 
 from tests.multihost.deployment import Deployment
 from tests.multihost.netns import Network, namespaces_problem
+from tests.support.brokers import REDIS_SERVER
 from tests.support.database import database_url
 from tests.support.environment import service_unavailable
 
@@ -21,6 +23,8 @@ def deployment_hosts(tmp_path_factory: Any) -> Iterator[Deployment]:
     problem = namespaces_problem()
     if problem:
         service_unavailable("Linux network namespaces", "ip netns", problem)
+    if not os.path.exists(REDIS_SERVER):  # the broker: Redis 7, for the devices' ACL rules
+        service_unavailable("redis-server 7", REDIS_SERVER, "not installed")
     url = database_url("mariadb")  # migrated once a session; skips or fails like MariaDB tests
     network = Network()
     deployment = None

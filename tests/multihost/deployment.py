@@ -1,10 +1,13 @@
 """Stockflow deployed across the harness's hosts, as docs/deploying-across-stores.md draws it.
 
-- server: the Redis broker (AOF, appendfsync everysec) on its LAN address, and Beat;
+- server: the Redis broker (Redis 7, AOF, appendfsync everysec, an aclfile) on its LAN
+  address, and Beat;
 - the database: this run's MariaDB database through a TCP proxy on the root namespace's LAN
   address (MariaDB listens on the root's 127.0.0.1, which no namespace can reach);
 - w1, w2: one `celery -A tasks worker` (prefork, 2 processes) each, on the `baixa` queue;
-- pi1, pi2: the real edge agent, `python -m edge_agent run --stdin`, one per store.
+- pi1, pi2: the real edge agent, `python -m edge_agent run --stdin`, one per store, each
+  issued as `flask devices add` does: its own Redis ACL user and signing secret; the workers
+  require the device registry, so every scan is checked as in production.
 
 Every process runs in its host with `ip netns exec` and knows the others by their LAN address
 only. The test process watches from the root namespace (its own LAN address): it reads the
@@ -14,21 +17,25 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from core import devices
+from core.device_brokers import RedisAcl
 from standins import embedded_redis
 from tests.baixa.support import Agent, seed_products, sender, stop_process
 from tests.baixa.tcp_proxy import TcpProxy
 from tests.multihost.netns import Host, Network
+from tests.support.brokers import REDIS_SERVER
 from tests.support.environment import ROOT
 from tests.support.waiting import wait_until
 from tests.support.workers import wait_for_ping
@@ -119,10 +126,16 @@ class Deployment:
 
     # --- the server ---------------------------------------------------------------------
     def start_broker(self) -> None:
-        """Start redis-server in the server host, on its LAN address, on the same data dir."""
-        args = embedded_redis.server_args(BROKER_PORT, self.workdir / "srv" / "redis",
-                                          appendonly=True)
+        """Start redis-server in the server host, on its LAN address, on the same data dir
+        (and aclfile: the devices' users survive a restart)."""
+        data_dir = self.workdir / "srv" / "redis"
+        args = embedded_redis.server_args(BROKER_PORT, data_dir, appendonly=True)
+        args[0] = REDIS_SERVER  # Redis 7: the devices' ACL rules use selectors
         args[args.index("--bind") + 1] = self.server.address
+        # Redis 7 answers only loopback clients while the default user has no password.
+        args[args.index("--protected-mode") + 1] = "no"
+        (data_dir / "users.acl").touch()
+        args += ["--aclfile", str(data_dir / "users.acl")]
         self.broker = self.server.popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         wait_until(lambda: self._broker_answers(), 30, "the broker to listen on the server")
 
@@ -158,7 +171,8 @@ class Deployment:
         env = {**os.environ, "STOCKFLOW_REDIS_URL": self.broker_url,
                "STOCKFLOW_DATABASE_URL": self.database_url,
                "STOCKFLOW_VISIBILITY_TIMEOUT_S": str(self.visibility_timeout_s),
-               "STOCKFLOW_VAR_DIR": str(self.workdir / host.name)}
+               "STOCKFLOW_VAR_DIR": str(self.workdir / host.name),
+               "STOCKFLOW_DEVICE_REGISTRY_REQUIRED": "true"}
         env.pop("STOCKFLOW_BROKER_URL", None)
         return env
 
@@ -222,20 +236,30 @@ class Deployment:
         self.start_workers([host for host in self.worker_hosts if host.name in self.down])
 
     # --- the Pis ------------------------------------------------------------------------
-    def start_pis(self, env: dict[str, str] | None = None,
-                  broker_url_for: Callable[[str], str] | None = None) -> list[PiAgent]:
-        """Start one agent per Pi host with a fresh spool and a device id of this test's own;
-        `env` goes to every agent, `broker_url_for(device_id)` gives a Pi a broker URL of its
-        own (its own broker user and password)."""
+    def issue(self, device_id: str, store_key: str) -> dict[str, str]:
+        """Issue a device as `flask devices add` does (its ACL user on the broker, its registry
+        entry and signing secret); return the env file's variables."""
+        issued = devices.add_device(device_id, [store_key], "multihost", "redis",
+                                    self.broker_url, admin=RedisAcl(self.broker_url))
+        return dict(re.findall(r"^(STOCKFLOW_AGENT_[A-Z_]+)=(.*)$", issued.env_file, re.MULTILINE))
+
+    def start_pis(self, env: dict[str, str] | None = None) -> list[PiAgent]:
+        """Start one agent per Pi host with a fresh spool, each issued as a device of this
+        test's own (its own broker user and secret); `env` goes to every agent."""
         self.runs += 1
         self.pis = []
         for host, (_, store_key) in zip(self.pi_hosts, PIS):
             device_id = f"{host.name}-run{self.runs}"
-            broker_url = broker_url_for(device_id) if broker_url_for else self.broker_url
-            self.pis.append(PiAgent(host, self.workdir / device_id, broker_url, store_key,
-                                    {"STOCKFLOW_AGENT_DEVICE_ID": device_id, **(env or {})})
-                            .start())
+            issued = self.issue(device_id, store_key)
+            self.pis.append(self.start_agent(host, device_id, store_key, {**issued, **(env or {})}))
         return self.pis
+
+    def start_agent(self, host: Host, name: str, store_key: str,
+                    env: dict[str, str]) -> PiAgent:
+        """Start an edge agent on a host with this env (its device id, broker URL, secret) and
+        a spool folder `name` of its own."""
+        agent = PiAgent(host, self.workdir / name, env["STOCKFLOW_AGENT_BROKER_URL"], store_key, env)
+        return agent.start()
 
     def seed(self, count: int) -> dict[str, list[int]]:
         """Put `count` products on each Pi's store shelf (ids of this run); return them per Pi."""

@@ -1,5 +1,7 @@
 """The fault scenarios across hosts, each ending in a count; run small by the tests
-(tests/multihost/test_across_hosts.py) and at full size by bench/multihost.py.
+(tests/multihost/test_across_hosts.py) and at full size by bench/multihost.py. The last three
+are the devices' (docs/devices.md): forged scans refused by the workers, a Pi's broker
+credentials refused by the broker.
 
 Each feeds both Pis a burst of scans, breaks something in the middle, then counts: every scan
 a Pi accepted is written off exactly once, none twice, and every spool is empty. Each returns
@@ -8,11 +10,17 @@ its figures (seconds are measured from the fault).
 from __future__ import annotations
 
 import itertools
+import json
+import os
+import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
-from tests.baixa.support import outcomes, removals_by_product
+from tests.baixa.support import outcomes, removals_by_product, stop_process
 from tests.multihost.deployment import PROCESSES_PER_WORKER, Burst, Deployment, PiAgent
 from tests.support.waiting import wait_until
 
@@ -96,12 +104,16 @@ def pi_link_cut(deployment: Deployment, scans_per_pi: int, cut_s: float) -> dict
     wait_until(lambda: len(bursts[0].answers) >= scans_per_pi // 4, 60, "a quarter scanned")
     cut.host.unplug()
     plug_at = time.monotonic() + cut_s
+    # The scan being answered at the cut may have been sent just before it; every later one
+    # is read while the link is down. (What was queued before the cut may still be written
+    # off during it: a count of products would race with the workers.)
+    sent_after_cut = len(bursts[0].answers) + 1
     other_before = written_off(products[other.device_id])
     status = cut.status()  # asked on the Pi itself: the broker does not answer there
-    reached_before_cut = written_off(products[cut.device_id])  # what was queued before the cut
     time.sleep(max(0.0, plug_at - time.monotonic()))  # the cut lasts cut_s
-    assert written_off(products[cut.device_id]) == reached_before_cut
-    held = len(bursts[0].answers) - reached_before_cut
+    during_cut = {answer["scan_id"] for answer in bursts[0].answers[sent_after_cut:]}
+    assert not during_cut & {o.scan_id for o in outcomes() if o.device_id == cut.device_id}
+    held = len(during_cut)
     assert written_off(products[other.device_id]) > other_before
     cut.host.plug()
     plugged_at = time.monotonic()
@@ -138,3 +150,203 @@ def broker_restarted(deployment: Deployment, scans_per_pi: int, down_s: float) -
     assert_each_scan_written_off_once(deployment, products, accepted)
     return {"broker_down_s": down_s, "broker_all_written_off_s": round(recovered_s, 1),
             "broker_worker_restarts": deployment.worker_restarts - restarts_before}
+
+
+def forged_scans_refused(deployment: Deployment, scans: int) -> dict[str, Any]:
+    """From Pi host 1, holding device A's credentials and secret: scans naming device B (B's
+    store), scans for B's store under A's own name, and unsigned scans naming B. The broker
+    takes them all (it cannot read a message); the workers refuse every one, with its reason,
+    and write off none; A's and B's own scans are written off once each."""
+    a, b = deployment.start_pis(AGENT_ENV)
+    products = deployment.seed(scans * 4)
+    a_ids, b_ids = products[a.device_id], products[b.device_id]
+    honest = {a.device_id: [a.scan(str(pid).encode())["scan_id"] for pid in a_ids[:scans]],
+              b.device_id: [b.scan(str(pid).encode())["scan_id"] for pid in b_ids[:scans]]}
+    for pi in (a, b):
+        wait_until(lambda: pi.status()["spool_depth"] == 0, 60, f"{pi.device_id}'s spool to drain")
+    a.stop()  # its forger below reads A's reply queue
+
+    pi1 = a.host
+    forgers = {
+        "as_b": (deployment.start_agent(pi1, f"{a.device_id}-as-b", b.store_key,
+                                        {**a.env, "STOCKFLOW_AGENT_DEVICE_ID": b.device_id}),
+                 f"assinatura não confere com o segredo do dispositivo {b.device_id}"),
+        "other_store": (deployment.start_agent(pi1, f"{a.device_id}-other-store", b.store_key, a.env),
+                        f"dispositivo {a.device_id} não está autorizado na loja {b.store_key}"),
+        "unsigned_as_b": (deployment.start_agent(pi1, f"{a.device_id}-unsigned", b.store_key,
+                                                 {**a.env, "STOCKFLOW_AGENT_DEVICE_ID": b.device_id,
+                                                  "STOCKFLOW_AGENT_DEVICE_SECRET": ""}),
+                          f"mensagem sem assinatura do dispositivo {b.device_id}"),
+    }
+    targets = iter(b_ids[scans:])
+    forged: dict[str, list[str]] = {}
+    for name, (agent, _) in forgers.items():
+        forged[name] = [agent.scan(str(next(targets)).encode())["scan_id"] for _ in range(scans)]
+    every_forged = {scan_id for ids in forged.values() for scan_id in ids}
+
+    def recorded() -> dict[str, Any]:
+        return {o.scan_id: o for o in outcomes() if o.scan_id in every_forged}
+
+    wait_until(lambda: len(recorded()) == len(every_forged), 60,
+               lambda: f"every forged scan recorded ({len(recorded())}/{len(every_forged)})")
+    for agent, _ in forgers.values():
+        stop_process(agent.process)
+    by_scan = recorded()
+    for name, (_, reason) in forgers.items():
+        assert {(by_scan[s].outcome, by_scan[s].reason) for s in forged[name]} == {
+            ("refused", f"Leitura recusada: {reason}.")}, name
+    assert written_off(b_ids[scans:]) == 0  # none of the forged scans wrote anything off
+    assert removals_by_product([*a_ids[:scans], *b_ids[:scans]]) == dict.fromkeys(
+        [*a_ids[:scans], *b_ids[:scans]], 1)
+    for device_id, scan_ids in honest.items():
+        assert sorted(o.scan_id for o in outcomes() if o.device_id == device_id
+                      and o.outcome == "removed") == sorted(scan_ids)
+    return {"forged_scans": len(every_forged), "forged_refused": len(by_scan),
+            "forged_written_off": written_off(b_ids[scans:]),
+            "honest_written_off": written_off([*a_ids[:scans], *b_ids[:scans]])}
+
+
+# Run inside a Pi host with its broker URL, its device id and another device's: every other
+# thing a Pi's Redis user might try, and what the broker answered.
+REDIS_TRIES = r"""
+import json, sys
+import redis
+url, own, other = sys.argv[1:4]
+client = redis.Redis.from_url(url, socket_timeout=5)
+tries = {
+    "read the scans queue": ("LRANGE", "baixa", 0, -1), "take a scan": ("RPOP", "baixa"),
+    "wait for a scan": ("BRPOP", "baixa", 1), "delete the scans queue": ("DEL", "baixa"),
+    "trim the scans queue": ("LTRIM", "baixa", 1, 0),
+    "read another device's replies": ("RPOP", f"baixa.outcomes.{other}"),
+    "forge another device's reply": ("LPUSH", f"baixa.outcomes.{other}", "{}"),
+    "delete its own reply queue": ("DEL", f"baixa.outcomes.{own}"),
+    "delete a key": ("DEL", "stockflow:probe"), "overwrite a key": ("SET", "stockflow:probe", "x"),
+    "publish a ruptura task": ("LPUSH", "ruptura", "{}"), "publish a sync task": ("LPUSH", "sync", "{}"),
+    "read the tasks in flight": ("HGETALL", "unacked"), "list the keys": ("KEYS", "*"),
+    "flush the database": ("FLUSHDB",), "publish on a live feed": ("PUBLISH", "store:LOJA-001", "x"),
+}
+answers = {}
+for name, command in tries.items():
+    try:
+        client.execute_command(*command)
+        answers[name] = "allowed"
+    except redis.exceptions.NoPermissionError:
+        answers[name] = "refused"
+print(json.dumps({"ping": client.ping(), "answers": answers}))
+"""
+
+
+def redis_credentials_refused(deployment: Deployment) -> dict[str, Any]:
+    """A Pi's Redis user, used from its own host to read the scans queue, another device's
+    replies or the tasks in flight, to delete or overwrite a key, or to publish another
+    task: Redis refuses each (the ACL), and nothing changed."""
+    a, b = deployment.start_pis(AGENT_ENV)
+    a.stop()
+    server = deployment.redis()
+    server.set("stockflow:probe", "kept")
+    server.execute_command("ACL", "LOG", "RESET")
+    done = subprocess.run(a.host.command([sys.executable, "-c", REDIS_TRIES, a.broker_url,
+                                          a.device_id, b.device_id]),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    answered = json.loads(done.stdout)
+    assert answered["ping"] is True  # the credentials work: what follows is the ACL's answer
+    assert answered["answers"] == dict.fromkeys(answered["answers"], "refused"), answered
+    assert server.get("stockflow:probe") == b"kept"
+    assert server.llen("ruptura") == server.llen("sync") == 0
+    logged = sum(int(entry["count"]) for entry in server.acl_log(count=128))
+    assert logged == len(answered["answers"])  # each refusal is in the ACL log
+    return {"redis_tries": len(answered["answers"]),
+            "redis_refused": list(answered["answers"].values()).count("refused"),
+            "redis_acl_log_refusals": logged}
+
+
+RABBITMQ_TRIES = r"""
+import json, sys
+import amqp
+host, vhost, user, password, own, other = sys.argv[1:7]
+
+def publish(exchange, key, **properties):
+    def send(channel):
+        channel.confirm_select()
+        channel.basic_publish_confirm(amqp.Message(b"{}", **properties), exchange=exchange,
+                                      routing_key=key, mandatory=True)
+    return send
+
+tries = {
+    "publish a scan as itself": publish("baixa", "baixa", user_id=user),
+    "publish a scan as another device's user": publish("baixa", "baixa", user_id=f"device-{other}"),
+    "publish a ruptura task": publish("ruptura", "ruptura"),
+    "publish through the default exchange": publish("", "baixa"),
+    "forge another device's reply": publish("", f"baixa.outcomes.{other}"),
+    "read the scans queue": lambda ch: ch.basic_get("baixa"),
+    "consume the scans queue": lambda ch: ch.basic_consume("baixa", callback=print),
+    "read another device's replies": lambda ch: ch.basic_get(f"baixa.outcomes.{other}"),
+    "purge the scans queue": lambda ch: ch.queue_purge("baixa"),
+    "delete the scans queue": lambda ch: ch.queue_delete("baixa"),
+    "copy the scans to its queue": lambda ch: ch.queue_bind(f"baixa.outcomes.{own}", "baixa", "baixa"),
+    "declare a queue of its own": lambda ch: ch.queue_declare("stolen", auto_delete=True),
+}
+answers = {}
+for name, action in tries.items():
+    connection = amqp.Connection(host=host, userid=user, password=password, virtual_host=vhost,
+                                 connect_timeout=5)
+    connection.connect()
+    try:
+        action(connection.channel())
+        answers[name] = "allowed"
+    except (amqp.exceptions.AccessRefused, amqp.exceptions.PreconditionFailed) as refused:
+        answers[name] = f"refused {refused.code}"
+    finally:
+        try:
+            connection.close()
+        except Exception:
+            pass
+print(json.dumps(answers))
+"""
+
+
+def rabbitmq_credentials_refused(deployment: Deployment) -> dict[str, Any]:
+    """The same from a Pi host against RabbitMQ (reached through a proxy on the root's LAN
+    address: it listens on the root's 127.0.0.1): a device issued on a vhost of its own may
+    publish a scan as itself, and RabbitMQ refuses everything else, a forged user_id too."""
+    from kombu import Connection, Queue
+
+    from core import devices
+    from core.baixa.outcomes import outcome_queue
+    from core.celery_app import task_queues
+    from tests.baixa.tcp_proxy import TcpProxy
+    from tests.support.brokers import rabbitmq_vhost
+
+    a_host = deployment.pi_hosts[0]
+    device_id, other = f"{a_host.name}-rmq{os.getpid()}", "pi-other"
+    with rabbitmq_vhost() as server_url:
+        vhost = server_url.rsplit("/", 1)[1]
+        with Connection(server_url, connect_timeout=5) as server:
+            for queue in task_queues(amqp=True):
+                queue(server.default_channel).declare()
+            outcome_queue(other)(server.default_channel).declare()
+            outcome_queue(device_id)(server.default_channel).declare()
+        proxy = TcpProxy("127.0.0.1", 5672, listen_host=deployment.network.root_address)
+        url = f"amqp://{deployment.network.root_address}:{proxy.port}/{vhost}"
+        issued = devices.add_device(device_id, ["LOJA-001"], "multihost", "rabbitmq", url)
+        try:
+            parts = urlsplit(re.search(r"^STOCKFLOW_AGENT_BROKER_URL=(.*)$", issued.env_file,
+                                       re.MULTILINE).group(1))
+            done = subprocess.run(a_host.command([
+                sys.executable, "-c", RABBITMQ_TRIES, f"{parts.hostname}:{parts.port}", vhost,
+                unquote(parts.username or ""), unquote(parts.password or ""), device_id, other]),
+                capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0, done.stderr
+            answers = json.loads(done.stdout)
+            with Connection(server_url, connect_timeout=5) as server:
+                held = Queue("baixa")(server.default_channel).queue_declare(passive=True).message_count
+        finally:
+            devices.revoke_device(device_id, "multihost")
+            proxy.close()
+    assert answers.pop("publish a scan as itself") == "allowed"
+    assert answers["publish a scan as another device's user"] == "refused 406"
+    assert set(answers.values()) <= {"refused 403", "refused 406"}, answers
+    assert held == 1  # only its own scan reached the queue
+    return {"rabbitmq_tries": len(answers) + 1,
+            "rabbitmq_refused": sum(a.startswith("refused") for a in answers.values())}

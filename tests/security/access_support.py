@@ -38,8 +38,8 @@ class Caller:
 
 
 def is_form(path: str) -> bool:
-    """Whether the path takes HTML forms (the login and the users page) rather than JSON."""
-    return path == "/login" or path.startswith("/admin/")
+    """Whether the path takes HTML forms (the login, the users and alerts pages) rather than JSON."""
+    return path == "/login" or path.startswith(("/admin/", "/alertas"))
 
 
 def role_users() -> dict[str, Any]:

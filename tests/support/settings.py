@@ -8,4 +8,6 @@ PRODUCTION: dict[str, Any] = {
     "database_url": "mysql+mysqldb://stockflow:senha-do-banco@db/stockflow",
     "redis_url": "redis://stockflow:senha-do-redis-longa@redis:6379/0",
     "flower_basic_auth": "ops:quarta-estante-violeta-27", "session_cookie_secure": True,
+    "device_signing_key": "d" * 48,
+    "metrics_token": "m" * 40,
 }

@@ -2,6 +2,7 @@
 answer 202 with a job id, and a second trigger (even a concurrent one) that gets the running job."""
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -133,9 +134,22 @@ def test_page_shows_entities_and_live_progress(page: Any, worker: Any, standin: 
     card.locator('button[data-modo="full"]').click()
     page.wait_for_selector("#sync-message:has-text('Sincronização iniciada')")
     page.wait_for_selector('.sync-card[data-entidade="vendas"] [data-field="status"]:has-text("concluída")')
-    assert card.locator('[data-field="linhas"]').inner_text() == "1000 / 1000"
+    assert card.locator('[data-field="linhas"]').inner_text() == "1.000 / 1.000"  # pt-BR
     assert card.locator('[data-field="progresso"]').inner_text() == "100%"
+    assert re.fullmatch(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}", card.locator('[data-field="inicio"]').inner_text())
     page.wait_for_selector("#sync-history tr[data-run] >> text=vendas")
+
+    # the dry run from the page, right after: the overlap window (3 sales days) is read
+    # again and found unchanged, nothing is left to send
+    posted = standin.state()["lotes"]
+    card.locator("button[data-simular]").click()
+    result = page.locator('#simulacao-resultado .dry-run-entity[data-entidade="vendas"]')
+    result.wait_for(timeout=30_000)
+    assert result.locator('[data-count="a_enviar"]').inner_text() == "0"
+    unchanged = result.locator('[data-count="sem_mudanca"]').inner_text()
+    assert int(unchanged) > 0 and result.locator('[data-count="lidas"]').inner_text() == f"{unchanged} de {unchanged}"
+    assert "nada foi enviado" in page.inner_text("#simulacao-etapa")
+    assert standin.state()["lotes"] == posted
 
 
 def test_production_refuses_to_sync_the_demo_source_or_the_stand_in() -> None:

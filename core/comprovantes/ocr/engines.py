@@ -1,14 +1,18 @@
-"""OCR engines behind one interface: Google Cloud Vision, and an offline engine (RapidOCR).
+"""OCR engines behind one interface: Google Cloud Vision, and offline RapidOCR and tesseract.
 
-Both take the file bytes and return plain text, one printed line per text line, which is
+Each takes the file bytes and returns plain text, one printed line per text line, which is
 what the PIX parser reads. Engines are built once per process (model loading and HTTP
-sessions are not cheap) by `get_engine()`.
+sessions are not cheap) by `get_engine()` / `get_engines()`; offline, both local engines read
+every receipt and ocr/combine.py merges their fields.
 """
 from __future__ import annotations
 
 import io
 import logging
+import os
 import re
+import shutil
+import subprocess
 import threading
 from functools import lru_cache
 from typing import Any, Protocol
@@ -119,6 +123,71 @@ def _restore_words(text: str) -> str:
     return _GLUED_WORDS.sub(" ", text.translate(_UMLAUT_TO_TILDE))
 
 
+# Tesseract reads best with text about 30 px high: small images (messaging apps' JPEGs) are
+# enlarged to this width first.
+TESSERACT_MIN_WIDTH_PX = 1300
+
+
+def tesseract_available(binary: str = "tesseract") -> bool:
+    """True when the tesseract binary and its Portuguese model are installed."""
+    return shutil.which(binary) is not None and _has_portuguese(binary)
+
+
+@lru_cache(maxsize=4)
+def _has_portuguese(binary: str) -> bool:
+    try:
+        listed = subprocess.run([binary, "--list-langs"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "por" in listed.stdout.split()
+
+
+class TesseractEngine:
+    """Debian's tesseract-ocr with the Portuguese model, run as a subprocess.
+
+    It keeps accents and word spaces where RapidOCR drops them; RapidOCR reads digits and
+    symbols better. Pages are fed in grey, dark mode inverted, small images enlarged.
+    """
+
+    name = "tesseract"
+
+    def __init__(self, binary: str = "tesseract", timeout_s: float = 60) -> None:
+        if not tesseract_available(binary):
+            raise OcrError("tesseract (com o idioma por) não está instalado: rode platform/bootstrap.sh.")
+        self._binary = binary
+        self._timeout_s = timeout_s
+
+    def read_image(self, data: bytes) -> str:
+        from PIL import Image, ImageOps
+
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                grey = ImageOps.exif_transpose(image).convert("L")
+        except Exception as exc:  # noqa: BLE001 - any decoder error: the file is unreadable
+            raise UnreadableReceipt("Não foi possível abrir a imagem do comprovante.") from exc
+        if sum(grey.resize((32, 32)).getdata()) / 1024 < 110:
+            grey = ImageOps.invert(grey)  # dark mode: tesseract wants dark text on light
+        if grey.width < TESSERACT_MIN_WIDTH_PX:
+            factor = TESSERACT_MIN_WIDTH_PX / grey.width
+            grey = grey.resize((TESSERACT_MIN_WIDTH_PX, round(grey.height * factor)), Image.LANCZOS)
+        buffer = io.BytesIO()
+        grey.save(buffer, "PNG")
+        # One thread: the workers already use every core, OpenMP on top only thrashes.
+        env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+        try:
+            done = subprocess.run([self._binary, "stdin", "stdout", "-l", "por", "--psm", "6",
+                                   "-c", "preserve_interword_spaces=1"], input=buffer.getvalue(),
+                                  capture_output=True, timeout=self._timeout_s, env=env)
+        except subprocess.TimeoutExpired as exc:
+            raise OcrUnavailable("O tesseract demorou demais para ler o comprovante.") from exc
+        if done.returncode != 0:
+            raise OcrError(f"O tesseract falhou: {done.stderr.decode(errors='replace')[:200]}")
+        return done.stdout.decode("utf-8", errors="replace")
+
+    def read_pdf(self, data: bytes, max_pages: int) -> str:
+        return "\n".join(self.read_image(page) for page in render_pdf_pages(data, max_pages))
+
+
 class GoogleVisionEngine:
     """Google Cloud Vision document text detection through the official client (REST transport)."""
 
@@ -217,6 +286,27 @@ def get_engine() -> OcrEngine:
             return _google_engine(settings.google_credentials_file, settings.google_vision_endpoint,
                                   settings.google_vision_timeout_s)
         return _offline_engine(settings.ocr_offline_threads)
+
+
+def get_engines() -> list[OcrEngine]:
+    """Every engine that reads a receipt under the current settings: Google Vision alone when
+    chosen; offline, RapidOCR and (when installed) tesseract, their fields combined."""
+    settings = get_settings()
+    if choose_engine_name(settings) == "google":
+        return [get_engine()]
+    engines: list[OcrEngine] = [get_engine()]
+    with _lock:
+        if (tesseract := _tesseract_engine()) is not None:
+            engines.append(tesseract)
+    return engines
+
+
+@lru_cache(maxsize=1)
+def _tesseract_engine() -> TesseractEngine | None:
+    if not tesseract_available():
+        log.warning("tesseract-ocr (por) is not installed: the offline engine reads with RapidOCR alone")
+        return None
+    return TesseractEngine()
 
 
 @lru_cache(maxsize=4)

@@ -51,6 +51,11 @@ ENTITIES: dict[str, SourceEntity] = {
                            "DATVENDA", watermark_by_day=True),
 }
 
+# Source entities whose rows are people's personal data (CPF, phone, birth date, e-mail): only
+# those with the dados_pessoais permission read them (the source API, dry-run samples).
+PERSONAL_DATA_ENTITIES = frozenset({"clientes"})
+
+
 
 def get_entity(name: str) -> SourceEntity:
     """Return the entity called `name`; KeyError names the known ones."""

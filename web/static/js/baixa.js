@@ -82,7 +82,8 @@
     const next = button("Próxima ›", "btn-outline", () => { state[name] += 1; reload(); });
     next.disabled = data.page >= data.pages;
     const label = document.createElement("span");
-    label.textContent = `Página ${data.page} de ${data.pages} (${data.total})`;
+    label.textContent = `Página ${Stockflow.formatNumber(data.page)} de ${Stockflow.formatNumber(data.pages)} `
+      + `(${Stockflow.formatNumber(data.total)})`;
     nav.append(prev, label, next);
   }
 
@@ -214,6 +215,10 @@
     event.preventDefault();
     state.q = event.target.elements.q.value.trim();
     state.history = 1;
+    // the export links carry the search, so the file holds what the list shows
+    document.querySelectorAll("#history-search a.btn-export").forEach((link) => {
+      link.href = state.q ? `${link.dataset.base}&q=${q(state.q)}` : link.dataset.base;
+    });
     loadHistory().catch(showError);
   });
 

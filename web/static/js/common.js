@@ -77,10 +77,46 @@ window.Stockflow = (function () {
     };
   }
 
+  // The same rules as web/formats.py: dd/mm/aaaa hh:mm, R$ 1.234,56, KB/MB/GB, 1.234,5.
+  const TIME_ZONE = document.documentElement.dataset.timezone || "America/Sao_Paulo";
+
   function formatDateTime(iso) {
     if (!iso) return "—";
-    return new Date(iso).toLocaleString("pt-BR");
+    const when = new Date(iso);
+    if (Number.isNaN(when.getTime())) return String(iso);
+    return when.toLocaleString("pt-BR", {
+      timeZone: TIME_ZONE, day: "2-digit", month: "2-digit", year: "numeric",
+      hour: "2-digit", minute: "2-digit",
+    }).replace(",", "");
   }
 
-  return { api, subscribe, multiplex, csrf, formatDateTime };
+  function formatDate(iso) {
+    if (!iso) return "—";
+    const [y, m, d] = String(iso).slice(0, 10).split("-");
+    return d && m && y ? `${d}/${m}/${y}` : String(iso);
+  }
+
+  function formatNumber(n, digits) {
+    if (n === null || n === undefined || n === "") return "—";
+    const options = digits === undefined ? { maximumFractionDigits: 3 }
+      : { minimumFractionDigits: digits, maximumFractionDigits: digits };
+    return Number(n).toLocaleString("pt-BR", options);
+  }
+
+  function formatMoney(n) {
+    if (n === null || n === undefined || n === "") return "—";
+    return Number(n).toLocaleString("pt-BR", { style: "currency", currency: "BRL" });
+  }
+
+  function formatBytes(n) {
+    if (n === null || n === undefined || n === "") return "—";
+    const units = ["bytes", "KB", "MB", "GB", "TB"];
+    let size = Number(n);
+    let unit = 0;
+    while (Math.abs(size) >= 1024 && unit < units.length - 1) { size /= 1024; unit += 1; }
+    return unit === 0 ? `${size} bytes` : `${formatNumber(size, 1)} ${units[unit]}`;
+  }
+
+  return { api, subscribe, multiplex, csrf, formatDateTime, formatDate, formatNumber,
+           formatMoney, formatBytes };
 })();

@@ -11,9 +11,16 @@
   function text(value, suffix = "") {
     return value === null || value === undefined ? "—" : `${value}${suffix}`;
   }
+  // pt-BR separators (Stockflow.formatNumber, as web/formats.py's `numero`).
   function number(value, digits, suffix) {
-    return value === null || value === undefined ? "—" : `${Number(value).toFixed(digits)}${suffix}`;
+    return value === null || value === undefined ? "—" : `${Stockflow.formatNumber(value, digits)}${suffix}`;
   }
+  const POWER = [
+    ["subtensao", "Subtensão"],
+    ["frequencia_limitada", "Frequência da CPU limitada"],
+    ["estrangulado", "CPU estrangulada"],
+    ["limite_temperatura", "Limite suave de temperatura"],
+  ];
   function wifi(d) {
     if (!d.wifi_status) return "—";
     const status = d.wifi_status === "connected" ? "conectado" : d.wifi_status === "disconnected" ? "desconectado" : d.wifi_status;
@@ -73,7 +80,7 @@
         cell(row, number(d.cpu_temp_c, 1, " °C"), "num");
         cell(row, number(d.mem_percent, 0, "%"), "num");
         cell(row, wifi(d));
-        cell(row, text(d.spool_depth), "num");
+        cell(row, number(d.spool_depth, 0, ""), "num");
         cell(row, Stockflow.formatDateTime(d.last_update));
         cell(row, d.problems.join(" · "), "problems");
       }
@@ -124,8 +131,11 @@
   }
 
   // --- the device page ---------------------------------------------------------------------
+  // The chart is drawn in the SVG's own pixels (viewBox = its size), so the axis labels are
+  // the 12 px the stylesheet says, whatever the width the layout gives it.
   function drawChart(svg, samples, field, unit) {
-    const width = 600, height = 180, left = 40, right = 8, top = 10, bottom = 22;
+    const width = Math.max(240, Math.round(svg.clientWidth || 600)), height = 180;
+    const left = 56, right = 12, top = 12, bottom = 26;
     svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
     svg.replaceChildren();
     const end = Date.now(), start = end - 24 * 3600 * 1000;
@@ -142,7 +152,7 @@
     add("line", { class: "axis", x1: left, y1: top, x2: left, y2: height - bottom });
     for (const [hoursAgo, anchor] of [[24, "start"], [12, "middle"], [0, "end"]]) {
       const x = left + (width - left - right) * (1 - hoursAgo / 24);
-      add("text", { x, y: height - 6, "text-anchor": anchor }, hoursAgo ? `-${hoursAgo} h` : "agora");
+      add("text", { class: "tick", x, y: height - 6, "text-anchor": anchor }, hoursAgo ? `-${hoursAgo} h` : "agora");
     }
     if (!points.length) {
       add("text", { class: "empty", x: width / 2, y: height / 2, "text-anchor": "middle" }, "sem dados nas últimas 24 h");
@@ -153,8 +163,8 @@
     if (max === min) max = min + 1;
     const x = (t) => left + (width - left - right) * (t - start) / (end - start);
     const y = (v) => top + (height - top - bottom) * (1 - (v - min) / (max - min));
-    add("text", { x: left - 4, y: top + 8, "text-anchor": "end" }, `${Math.round(max)}${unit}`);
-    add("text", { x: left - 4, y: height - bottom, "text-anchor": "end" }, `${Math.round(min)}${unit}`);
+    add("text", { class: "tick", x: left - 6, y: top + 10, "text-anchor": "end" }, `${Stockflow.formatNumber(Math.round(max))}${unit}`);
+    add("text", { class: "tick", x: left - 6, y: height - bottom, "text-anchor": "end" }, `${Stockflow.formatNumber(Math.round(min))}${unit}`);
     // A silence longer than 10 minutes breaks the line (the device was off or offline).
     let path = "", previous = null;
     for (const [t, v] of points) {
@@ -180,7 +190,7 @@
         ["CPU", `${number(device.cpu_temp_c, 1, " °C")} · ${number(device.cpu_percent, 0, "% em uso")}`],
         ["Memória", `${text(device.mem_usage)} (${number(device.mem_percent, 0, "%")})`],
         ["Wi-Fi", wifi(device)],
-        ["Fila", device.spool_depth ? `${device.spool_depth} leitura(s), a mais antiga de ${Stockflow.formatDateTime(device.spool_oldest_at)}` : text(device.spool_depth)],
+        ["Fila", device.spool_depth ? `${Stockflow.formatNumber(device.spool_depth)} leitura(s), a mais antiga de ${Stockflow.formatDateTime(device.spool_oldest_at)}` : text(device.spool_depth)],
         ["Agente", text(device.agent_version)],
         ["Ligado há", device.uptime_s === null || device.uptime_s === undefined ? "—" : `${Math.floor(device.uptime_s / 3600)} h ${Math.floor(device.uptime_s % 3600 / 60)} min`],
         ["Último relatório", Stockflow.formatDateTime(device.reported_at)],
@@ -193,6 +203,50 @@
         const dd = document.createElement("dd"); dd.textContent = description;
         dl.append(dt, dd);
       }
+      renderPower();
+    }
+    function renderPower() {
+      const tbody = document.querySelector("#device-power tbody");
+      tbody.replaceChildren();
+      const state = device.energia;
+      for (const [key, label] of POWER) {
+        const row = tbody.insertRow();
+        row.dataset.condition = key;
+        cell(row, label);
+        for (const when of ["agora", "desde_boot"]) {
+          const on = state ? state[when].includes(key) : null;
+          const span = document.createElement("span");
+          span.className = on === null ? "muted" : on ? "badge badge-danger" : "badge badge-ok";
+          span.textContent = on === null ? "—" : on ? "sim" : "não";
+          cell(row, span).dataset.when = when;
+        }
+      }
+    }
+    function initLimits() {
+      const form = document.getElementById("device-limits");
+      if (!form || form.dataset.readonly) return;
+      const message = document.getElementById("limits-message");
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const body = {};
+        for (const input of form.querySelectorAll("input[name]")) {
+          body[input.name] = input.value === "" ? null : Number(input.value);
+        }
+        try {
+          const answer = await Stockflow.api(`/api/dispositivos/${encodeURIComponent(container.dataset.id)}/limites`,
+                                             { method: "PUT", json: body });
+          device = Object.assign({}, device, answer.device);
+          for (const name of Object.keys(body)) {
+            const own = device.limites.proprios.includes(name);
+            form.querySelector(`[data-limit-source="${name}"]`).textContent = own
+              ? "deste dispositivo" : "padrão: " + Stockflow.formatNumber(device.limites.valores[name]);
+          }
+          message.textContent = "Limites salvos.";
+          renderNow();
+        } catch (error) {
+          message.textContent = `Erro: ${error.message}`;
+        }
+      });
     }
     function renderCharts() {
       for (const svg of document.querySelectorAll("svg.chart")) {
@@ -214,6 +268,12 @@
         }
       },
     }, container.dataset.since);
+    let resizing = null;
+    window.addEventListener("resize", () => {
+      clearTimeout(resizing);
+      resizing = setTimeout(renderCharts, 150);
+    });
+    initLimits();
     renderNow();
     renderCharts();
   }

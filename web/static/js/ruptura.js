@@ -1,10 +1,13 @@
 // Carteira: analyse the ruptura of the visible orders in the workers and show each result as
-// it arrives over SSE (no polling). Clicking a button opens the details; "Reanalisar agora"
-// re-analyses one order in the web request itself.
+// it arrives over SSE (no polling). Clicking a button opens the details (each line's stock and
+// scheduled entries, in time or not, and its value at risk); "Reanalisar agora" re-analyses
+// one order in the web request itself.
 "use strict";
 (function () {
   const CORES = { CRITICA: "btn-danger", ALTA: "btn-warning", MEDIA: "btn-info", BAIXA: "btn-secondary" };
-  const ORIGENS = { producao: "Produção", compra: "Compra" };
+  const ORIGENS = { producao: "Produção", compra: "Compra", estoque: "Estoque" };
+  const SITUACOES = { agora: "Disponível agora", no_prazo: "Chega no prazo", atrasado: "Chega atrasado",
+                      sem_previsao: "Sem previsão" };
 
   const painel = document.getElementById("ruptura-progresso");
   const barra = painel.querySelector(".progress-bar");
@@ -21,9 +24,13 @@
   let concluida = false;
   let pedidoNoModal = null;
 
-  const numero = (n) => Number(n).toLocaleString("pt-BR", { maximumFractionDigits: 3 });
+  const numero = (n) => Stockflow.formatNumber(n);
   const dataCurta = (iso) => { const [, m, d] = iso.split("-"); return `${d}/${m}`; };
-  const dataBR = (iso) => { if (!iso) return "—"; const [a, m, d] = iso.split("-"); return `${d}/${m}/${a}`; };
+  const dataBR = (iso) => Stockflow.formatDate(iso);
+  const dinheiro = (n) => Stockflow.formatMoney(n);
+  const linhas = new Map();
+  document.querySelectorAll("tr.pedido-row[data-pedido]").forEach((tr) => linhas.set(tr.dataset.pedido, tr));
+  const totalPagina = document.querySelector("#risco-pagina [data-total-risco]");
 
   function rotulo(r) {
     if (r.status !== "analisado") return { texto: "Falha na análise", cor: "btn-danger" };
@@ -50,7 +57,25 @@
       botao.dataset.criticidade = r.criticidade || "";
       botao.title = "Ver itens, estoque e datas";
     }
+    const linha = linhas.get(r.num_pedido);
+    if (linha) {
+      const celulaRisco = linha.querySelector(".valor-em-risco");
+      const analisado = r.status === "analisado";
+      celulaRisco.textContent = analisado ? dinheiro(r.valor_em_risco) : "—";
+      celulaRisco.classList.toggle("em-risco", analisado && r.valor_em_risco > 0);
+      if (analisado) linha.dataset.valorEmRisco = String(r.valor_em_risco);
+    }
+    somarPagina();
     if (pedidoNoModal === r.num_pedido) abrirModal(r);
+  }
+
+  // Without the carteira's ranking, the page adds up what it has analysed of its own orders.
+  function somarPagina() {
+    if (!totalPagina) return;
+    const analisados = [...linhas.keys()].map((num) => resultados.get(num)).filter((r) => r && r.status === "analisado");
+    const total = analisados.reduce((soma, r) => soma + r.valor_em_risco, 0);
+    totalPagina.textContent = analisados.length === linhas.size ? dinheiro(total)
+      : `${dinheiro(total)} (${analisados.length} de ${linhas.size} pedidos analisados)`;
   }
 
   function progresso(valor) {
@@ -123,6 +148,28 @@
     if (classe) td.className = classe;
   }
 
+  // The line's drill-down: which stock and which scheduled entries cover how much of it, and
+  // what nothing covers.
+  function cobertura(item) {
+    const lista = document.createElement("ul");
+    lista.className = "cobertura";
+    for (const c of item.cobertura) {
+      const li = document.createElement("li");
+      const quando = c.fonte === "estoque" ? "" : ` ${dataBR(c.data)}`;
+      li.textContent = `${ORIGENS[c.fonte] || c.fonte}${quando}: ${numero(c.quantidade)}`
+        + (c.no_prazo ? "" : " (fora do prazo)");
+      li.className = c.no_prazo ? "no-prazo" : "fora-do-prazo";
+      lista.append(li);
+    }
+    if (item.sem_previsao > 0) {
+      const li = document.createElement("li");
+      li.className = "sem-previsao";
+      li.textContent = `Sem previsão: ${numero(item.sem_previsao)}`;
+      lista.append(li);
+    }
+    return lista;
+  }
+
   function abrirModal(r) {
     pedidoNoModal = r.num_pedido;
     document.getElementById("ruptura-modal-titulo").textContent =
@@ -144,6 +191,8 @@
         ["Disponível agora", `${numero(r.percentual_disponibilidade)}% (${r.itens_disponiveis} de ${r.qtd_itens} itens)`],
         ["Disponibilidade total", r.data_disponibilidade_total ? dataBR(r.data_disponibilidade_total) : "não prevista"],
         ["Entrega prevista", dataBR(r.data_entrega_prevista)],
+        ["Valor do pedido", dinheiro(r.valor_total)],
+        ["Valor em risco", `${dinheiro(r.valor_em_risco)} (o que não chega até ${dataBR(r.prazo)})`],
         ["Analisado em", Stockflow.formatDateTime(r.analisado_em)],
       ];
       for (const [nome, valor] of campos) {
@@ -155,7 +204,8 @@
       }
       for (const item of r.itens) {
         const linha = corpo.insertRow();
-        if (!item.disponivel_agora) linha.className = "falta";
+        linha.className = `item-${item.situacao}`;
+        if (!item.disponivel_agora) linha.classList.add("falta");
         celula(linha, `${item.cod_produto} — ${item.nome_produto}`);
         celula(linha, numero(item.quantidade), "num");
         celula(linha, numero(item.estoque), "num");
@@ -163,7 +213,10 @@
         celula(linha, numero(item.falta), "num");
         celula(linha, item.disponivel_agora ? "Agora"
           : (item.data_disponibilidade ? dataBR(item.data_disponibilidade) : "Sem previsão"));
-        celula(linha, ORIGENS[item.origem_entrada] || (item.disponivel_agora ? "Estoque" : "—"));
+        celula(linha, SITUACOES[item.situacao] || item.situacao);
+        linha.insertCell().append(cobertura(item));
+        celula(linha, numero(item.falta_no_prazo), "num");
+        celula(linha, dinheiro(item.valor_em_risco), "num");
       }
     }
     modal.classList.remove("hidden");
