@@ -112,20 +112,14 @@ async def open_loop(port: int, requests: list[bytes], rate_per_s: float) -> list
     return results
 
 
-def recreate_database(url: str) -> None:
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    with create_engine(parsed.set(database="")).connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{parsed.database}`")
-        conn.exec_driver_sql(f"CREATE DATABASE `{parsed.database}` CHARACTER SET utf8mb4 "
-                             "COLLATE utf8mb4_unicode_ci")
-
-
 def receipt_files(count: int, first_seed: int, kinds: tuple[str, ...]) -> list[tuple[str, bytes]]:
     """`count` different receipts (every file unique: none is a duplicate upload)."""
-    from tests.comprovantes.receipts import LAYOUTS, make_receipt, render_pdf, render_png
+    from tests.comprovantes.receipts import (
+        LAYOUTS,
+        make_receipt,
+        render_pdf,
+        render_png,
+    )
 
     files = []
     for n in range(count):
@@ -180,7 +174,9 @@ def measure(rate_per_s: float = 5.0, duration_s: float = 60.0) -> dict[str, Any]
         from core.settings import reset_settings
 
         reset_settings()
-        recreate_database(MYSQL_URL)
+        from core.db import recreate_mysql_database
+
+        recreate_mysql_database(MYSQL_URL)
         from core import db as core_db
         from core import migrate
 

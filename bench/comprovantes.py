@@ -74,17 +74,6 @@ def log(message: str) -> None:
     print(f"[bench comprovantes] {message}", file=sys.stderr, flush=True)
 
 
-def recreate_database(url: str) -> None:
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    with create_engine(parsed.set(database="")).connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{parsed.database}`")
-        conn.exec_driver_sql(f"CREATE DATABASE `{parsed.database}` CHARACTER SET utf8mb4 "
-                             "COLLATE utf8mb4_unicode_ci")
-
-
 def render(receipt: Any, kind: str) -> tuple[bytes, str]:
     from tests.comprovantes.receipts import EXTENSIONS
     from tests.comprovantes.receipts import render as render_receipt
@@ -318,7 +307,9 @@ def main() -> None:
     os.environ.update(env)
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        recreate_database(MYSQL_URL)
+        from core.db import recreate_mysql_database
+
+        recreate_mysql_database(MYSQL_URL)
         from core import migrate
 
         migrate.upgrade()

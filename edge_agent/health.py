@@ -316,7 +316,7 @@ class HealthReporter:
         self._app.send_task(TASK_NAME, args=[signed_report(report, self.config.device_secret)],
                             queue=QUEUE, connection=self._connection,
                             retry=False, ignore_result=True,
-                            **publish_options(self.config.broker_url))
+                            **publish_options(self.config.broker_url, QUEUE))
 
     def _reset_connection(self) -> None:
         if self._connection is not None:

@@ -77,8 +77,10 @@ def make_celery(config: AgentConfig) -> Celery:
     return app
 
 
-def publish_options(broker_url: str) -> dict[str, Any]:
-    """What each send adds. On RabbitMQ: mandatory, so a message no queue takes comes back
+def publish_options(broker_url: str, queue: str) -> dict[str, Any]:
+    """What each send to `queue` adds. On RabbitMQ: the queue's own exchange (a Pi's user may
+    write there and nowhere else, not even the default exchange Celery would use for a bare
+    `queue=`); mandatory, so a message no queue takes comes back
     and fails the publish (a confirm alone also acks an unroutable message); no
     declarations (the server's workers declare the quorum queues and their exchanges; a Pi's
     user may only write); and `user_id`, the broker user of the URL, which RabbitMQ refuses
@@ -88,7 +90,8 @@ def publish_options(broker_url: str) -> dict[str, Any]:
     if not is_amqp(broker_url):
         return {}
     user = urlsplit(broker_url).username
-    return {"declare": [], "mandatory": True, **({"user_id": unquote(user)} if user else {})}
+    return {"exchange": queue, "routing_key": queue, "declare": [], "mandatory": True,
+            **({"user_id": unquote(user)} if user else {})}
 
 
 def backoff_delay(attempt: int, base_s: float, max_s: float) -> float:
@@ -105,7 +108,7 @@ class Publisher:
         self.spool = spool
         self.app = make_celery(config)
         self._connection: Any = None
-        self._publish_options = publish_options(config.broker_url)
+        self._publish_options = publish_options(config.broker_url, config.queue)
         self.wake = threading.Event()
 
     def _ensure_connection(self) -> Any:

@@ -57,14 +57,21 @@ def data(value: Any) -> str:
     return parsed.strftime("%d/%m/%Y")
 
 
-def numero(value: Any, casas: int | None = None) -> str:
-    """1234.5 -> "1.234,5"; `casas` fixes the decimal places."""
+def _decimal(value: Any) -> Decimal | str:
+    """The value as a Decimal, or what to show instead (— for nothing, the text if not a number)."""
     if value in (None, ""):
         return MISSING
     try:
-        number = Decimal(str(value))
+        return Decimal(str(value))
     except InvalidOperation:
         return str(value)
+
+
+def numero(value: Any, casas: int | None = None) -> str:
+    """1234.5 -> "1.234,5"; `casas` fixes the decimal places."""
+    number = _decimal(value)
+    if isinstance(number, str):
+        return number
     if casas is None:
         text = f"{number:,f}" if number != number.to_integral_value() else f"{number:,.0f}"
         if "." in text:
@@ -76,12 +83,9 @@ def numero(value: Any, casas: int | None = None) -> str:
 
 def dinheiro(value: Any) -> str:
     """Decimal("1234.5") -> "R$ 1.234,50" (negative: "-R$ 1.234,50")."""
-    if value in (None, ""):
-        return MISSING
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return str(value)
+    number = _decimal(value)
+    if isinstance(number, str):
+        return number
     text = "R$ " + numero(abs(number), 2)
     return "-" + text if number < 0 else text
 

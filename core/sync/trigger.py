@@ -64,15 +64,21 @@ class Trigger:
     created: bool
 
 
-def trigger(entidades: Sequence[str], mode: str = INCREMENTAL, triggered_by: str = "manual",
-            owner_id: int | None = None, queue: str = "sync") -> Trigger:
-    """Start syncing these entities in order, or return the job already syncing one of them."""
+def _checked(entidades: Sequence[str], mode: str) -> list[str]:
+    """The entities, in order, once every name and the mode are known (else ValueError)."""
     entidades = list(entidades)
     unknown = [name for name in entidades if name not in ENTITIES]
     if not entidades or unknown:
         raise ValueError(f"entidades desconhecidas: {unknown or '(nenhuma)'}")
     if mode not in runs.MODES:
         raise ValueError(f"modo inválido: {mode!r} (use {' ou '.join(runs.MODES)})")
+    return entidades
+
+
+def trigger(entidades: Sequence[str], mode: str = INCREMENTAL, triggered_by: str = "manual",
+            owner_id: int | None = None, queue: str = "sync") -> Trigger:
+    """Start syncing these entities in order, or return the job already syncing one of them."""
+    entidades = _checked(entidades, mode)
     started = start_locked_job(entidades, TASK_NAME, {
         "entidades": entidades, "modo": mode, "disparado_por": triggered_by}, owner_id, queue)
     log.info("sync trigger job=%s new=%s entidades=%s mode=%s by=%s", started.job_id,
@@ -85,12 +91,7 @@ def start_dry_run(entidades: Sequence[str], mode: str, triggered_by: str, owner_
     """Queue a dry run of these entities in order (core.sync.dry_run) as a job of its
     owner; return its id. No lock: a dry run writes nothing. `personal_data` says whether
     the owner may read clientes rows (their samples are kept only then)."""
-    entidades = list(entidades)
-    unknown = [name for name in entidades if name not in ENTITIES]
-    if not entidades or unknown:
-        raise ValueError(f"entidades desconhecidas: {unknown or '(nenhuma)'}")
-    if mode not in runs.MODES:
-        raise ValueError(f"modo inválido: {mode!r} (use {' ou '.join(runs.MODES)})")
+    entidades = _checked(entidades, mode)
     settings = get_settings()
     if settings.is_production and not settings.consinco_url:
         raise SyncNotConfigured("Simulação sem origem em produção: defina STOCKFLOW_CONSINCO_URL.")

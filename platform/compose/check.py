@@ -333,6 +333,9 @@ def send_scans(stack: Stack, agent_env: dict[str, str], count: int, timeout_s: f
         run(["docker", "stop", "-t", "20", name], env=stack.env, capture=True)
         agent_log = run(["docker", "logs", name], env=stack.env, capture=True).stdout
         accepted = sum(1 for line in agent_log.splitlines() if '"accepted": true' in line)
+        if removed < count:  # say why: the agent's last complaints
+            complaints = [line for line in agent_log.splitlines() if "WARNING" in line or "ERROR" in line]
+            log("the agent said, last:\n" + "\n".join(complaints[-5:]))
         printed = stack("run", "--rm", "-T", "-v", f"{work}:/check:ro", *env_args, "pi", "python",
                         "-m", "edge_agent", "status", "--json", capture=True).stdout
         status = json.loads([line for line in printed.splitlines() if line.startswith("{")][-1])

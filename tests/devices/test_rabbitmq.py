@@ -69,8 +69,8 @@ def test_a_rabbitmq_device_user_may_publish_tasks_and_read_its_replies_only(
     with Connection(url, connect_timeout=5, transport_options={"confirm_publish": True}) as device:
         producer = device.Producer()
         for queue in ("baixa", "health"):  # the task exchanges: confirmed by the broker
-            producer.publish({"scan": 1}, exchange=queue, routing_key=queue, retry=False,
-                             **publish_options(url))  # as the agent: user_id its own user
+            producer.publish({"scan": 1}, retry=False,
+                             **publish_options(url, queue))  # as the agent: user_id its own user
         # RabbitMQ validates user_id: another device's user is refused, the message dropped.
         with pytest.raises(PreconditionFailed, match="user_id property set to 'device-pi-b'"):
             producer.publish({"scan": 2}, exchange="baixa", routing_key="baixa", retry=False,
@@ -125,6 +125,35 @@ def test_a_rabbitmq_device_user_may_publish_tasks_and_read_its_replies_only(
         with Connection(url, connect_timeout=5) as connection:
             connection.ensure_connection(max_retries=0)
     assert "ACCESS_REFUSED" in repr(not_again.value) or "403" in repr(not_again.value)
+
+
+def test_the_real_agent_publishes_with_its_device_user(app: Any, db: str, vhost: str, device_id: str,
+                                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What must arrive: the agent's own scans and health report, sent by its Publisher and
+    HealthReporter with the device's RabbitMQ user, which may write to the task exchanges only
+    (a bare Celery `queue=` publishes to the default exchange, which that user is refused)."""
+    from edge_agent.health import HealthReporter
+    from edge_agent.publisher import Publisher
+
+    require_registry(monkeypatch, broker_url=f"amqp://127.0.0.1:5672/{vhost}")
+    env = issue(app, device_id, "--store", "LOJA-001", "--broker", "rabbitmq")
+    config = AgentConfig(store_key="LOJA-001", broker_url=env["STOCKFLOW_AGENT_BROKER_URL"],
+                         device_id=device_id, device_secret=env["STOCKFLOW_AGENT_DEVICE_SECRET"],
+                         spool_dir=tmp_path)
+    publisher = Publisher(config, Spool(config.spool_path))
+    for n in (1, 2, 3):
+        publisher.spool.add(scan_message(n, device_id=device_id))
+    assert publisher.publish_pending() == 3
+    reporter = HealthReporter(config, publisher.spool)
+    reporter.latest = reporter.make_report()
+    assert reporter.send_latest(), "the health report was refused"
+    with Connection(AMQP + vhost) as server:
+        channel = server.default_channel
+        assert channel.queue_declare("baixa", passive=True).message_count == 3
+        assert channel.queue_declare("health", passive=True).message_count == 1
+        taken = Queue("baixa")(channel).get(no_ack=True)
+        assert taken.headers["task"] == "baixa.registrar"
+        assert taken.properties["user_id"] == f"device-{device_id}"
 
 
 def _confirmed(channel: Any, exchange: str, key: str) -> None:

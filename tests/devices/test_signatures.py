@@ -17,12 +17,28 @@ from core.health.report import REFUSED_DEVICE
 from core.models import Device, DeviceStatus
 from core.models.devices import REVOKED
 from core.models.types import utcnow
-from core.settings import DEV_DEVICE_SIGNING_KEY, ConfigurationError, Settings, reset_settings
+from core.settings import (
+    DEV_DEVICE_SIGNING_KEY,
+    ConfigurationError,
+    Settings,
+    reset_settings,
+)
 from edge_agent import signing
 from edge_agent.config import AgentConfig
 from edge_agent.publisher import publish_options
-from tests.baixa.support import outcomes, removals_by_product, scan_message, seed_products
-from tests.devices.support import register, require_registry, secret_of, signed, signed_health
+from tests.baixa.support import (
+    outcomes,
+    removals_by_product,
+    scan_message,
+    seed_products,
+)
+from tests.devices.support import (
+    register,
+    require_registry,
+    secret_of,
+    signed,
+    signed_health,
+)
 from tests.support.settings import PRODUCTION
 
 BAD_SIGNATURE = "Leitura recusada: assinatura não confere com o segredo do dispositivo {}."
@@ -103,8 +119,8 @@ def test_the_amqp_user_id_must_be_the_devices_broker_user(
                                "não pelo do dispositivo pi-a.")
     assert own["outcome"] == "removed"
     assert removals_by_product([952_001, 952_002]) == {952_002: 1}
-    assert publish_options("amqp://device-pi-a:s%40nha@broker:5672/stockflow")["user_id"] == "device-pi-a"
-    assert "user_id" not in publish_options("redis://device-pi-a:senha@broker:6379/0")
+    assert publish_options("amqp://device-pi-a:s%40nha@broker:5672/stockflow", "baixa")["user_id"] == "device-pi-a"
+    assert publish_options("redis://device-pi-a:senha@broker:6379/0", "baixa") == {}
 
 
 def test_forged_health_reports_are_refused(worker: Any, monkeypatch: pytest.MonkeyPatch) -> None:
