@@ -105,7 +105,8 @@ window.Stockflow = (function () {
 
   function formatMoney(n) {
     if (n === null || n === undefined || n === "") return "—";
-    return Number(n).toLocaleString("pt-BR", { style: "currency", currency: "BRL" });
+    // a plain space after R$, as the server's `dinheiro` filter writes it
+    return Number(n).toLocaleString("pt-BR", { style: "currency", currency: "BRL" }).replace(/\u00a0/g, " ");
   }
 
   function formatBytes(n) {
