@@ -12,9 +12,11 @@ $(STAMP): requirements.txt requirements-dev.txt edge_agent/requirements.txt plat
 up: $(STAMP)
 	$(PY) -m processes.up
 
+# Two test processes (each with its own Redis, SQLite and MariaDB database), a file each at a
+# time: the suite mostly waits on workers and brokers, so it takes about half as long.
 test: $(STAMP)
 	bash platform/bootstrap.sh --test-tools
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 bench: $(STAMP)
 	for script in bench/[!_]*.py; do $(PY) $$script || exit 1; done  # bench/_*.py: shared modules

@@ -528,12 +528,26 @@ def _deadlines(text: str) -> dict[str, float]:
     return deadlines
 
 
-@lru_cache(maxsize=1)
+# The cached settings and the reset they were read after: a thread that began reading the
+# environment before a reset must not cache what it read after it (lru_cache would).
+_cache: tuple[int, Settings] | None = None
+_resets = 0
+
+
 def get_settings() -> Settings:
     """Return the process-wide settings, read once from the environment."""
-    return Settings()
+    global _cache
+    cached, resets = _cache, _resets
+    if cached is not None and cached[0] == resets:
+        return cached[1]
+    settings = Settings()
+    if resets == _resets:
+        _cache = (resets, settings)
+    return settings
 
 
 def reset_settings() -> None:
     """Forget the cached settings (tests change the environment between cases)."""
-    get_settings.cache_clear()
+    global _cache, _resets
+    _resets += 1
+    _cache = None
