@@ -4,7 +4,9 @@ A worker beats from a consumer bootstep on the consumer's own timer (every
 STOCKFLOW_HEARTBEAT_INTERVAL_S): with prefork the timer is driven by the worker's event loop,
 so a worker whose loop is stuck stops beating too. Beat records one after each tick that
 succeeded (at least every 10 s, beat_max_loop_interval). A worker or Beat unheard of for
-STOCKFLOW_HEARTBEAT_STALE_S is not alive; one that shut down cleanly says so at once.
+STOCKFLOW_HEARTBEAT_STALE_S is not alive; one that shut down says so at once, and whether
+it was asked to (a deploy or scale-down: "encerrado", no worker_parado alert) or gave up on an
+error. A killed worker (-9) cannot say anything: its silence makes it "parado".
 """
 from __future__ import annotations
 
@@ -40,11 +42,15 @@ class WorkerBeat:
     last_seen: datetime
     alive: bool
     pid: int | None = None
+    ended: bool = False  # shut down on purpose (deploy, scale-down): nothing to alert
 
 
-def record_worker(hostname: str, queues: list[str], stopped: bool = False) -> None:
-    """Write a worker's heartbeat (stopped=True: it is shutting down, not alive from now)."""
-    entry = {"queues": sorted(queues), "pid": os.getpid(), "at": time.time(), "stopped": stopped}
+def record_worker(hostname: str, queues: list[str], stopped: bool = False,
+                  on_purpose: bool = False) -> None:
+    """Write a worker's heartbeat (stopped=True: it is shutting down, not alive from now;
+    on_purpose=True: because it was asked to, so it is "encerrado", not "parado")."""
+    entry = {"queues": sorted(queues), "pid": os.getpid(), "at": time.time(), "stopped": stopped,
+             "on_purpose": stopped and on_purpose}
     get_redis().hset(WORKERS_KEY, hostname, json.dumps(entry))
 
 
@@ -74,7 +80,8 @@ def workers() -> list[WorkerBeat]:
             continue
         beats.append(WorkerBeat(hostname=hostname, queues=list(entry["queues"]),
                                 last_seen=_as_datetime(entry["at"]), pid=entry.get("pid"),
-                                alive=_is_fresh(entry["at"], now) and not entry.get("stopped")))
+                                alive=_is_fresh(entry["at"], now) and not entry.get("stopped"),
+                                ended=bool(entry.get("on_purpose"))))
     if forgotten:
         redis.hdel(WORKERS_KEY, *forgotten)
     return beats
@@ -109,7 +116,8 @@ def workers_event() -> dict[str, Any]:
     # "agora" and "parado_apos_s" let the page itself see a heartbeat go stale when nothing
     # publishes (the worker that ran the periodic publish is the one that died)
     return {"workers": [{"hostname": beat.hostname, "filas": beat.queues,
-                         "visto_em": beat.last_seen.isoformat(), "vivo": beat.alive}
+                         "visto_em": beat.last_seen.isoformat(), "vivo": beat.alive,
+                         "encerrado": beat.ended}
                         for beat in workers()],
             "consumidores": consumers,
             "beat": {"visto_em": last_seen.isoformat() if last_seen else None, "vivo": beat_alive()},
@@ -131,6 +139,18 @@ def _consumed_queues(consumer: Any) -> list[str]:
     return list(consumer.app.amqp.queues.consume_from or consumer.app.amqp.queues)
 
 
+def _asked_to_stop(consumer: Any) -> bool:
+    """Whether the worker shuts down because someone asked (SIGTERM/SIGINT/SIGQUIT: a deploy,
+    a scale-down, Ctrl+C; or `celery control shutdown`, which ends with exit code 0) rather
+    than because it gave up (an unrecoverable error, the broker gone with retries off)."""
+    from celery.worker import state
+
+    # the signal handlers set these flags to the exit code, and EX_OK is 0: compare to None
+    signalled = any(flag is not None and flag is not False
+                    for flag in (state.should_stop, state.should_terminate))
+    return signalled or getattr(consumer.controller, "exitcode", None) == 0
+
+
 class WorkerHeartbeat(bootsteps.StartStopStep):
     """Consumer bootstep: beat now and then every interval while the consumer runs."""
 
@@ -140,9 +160,10 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
         self.timer_entry: Any = None
         super().__init__(consumer, **kwargs)
 
-    def beat(self, consumer: Any, stopped: bool = False) -> None:
+    def beat(self, consumer: Any, stopped: bool = False, on_purpose: bool = False) -> None:
         try:
-            record_worker(consumer.hostname, _consumed_queues(consumer), stopped=stopped)
+            record_worker(consumer.hostname, _consumed_queues(consumer), stopped=stopped,
+                          on_purpose=on_purpose)
         except Exception as exc:  # noqa: BLE001 - a missed beat only makes the worker look late
             log.warning("worker heartbeat not recorded error=%s: %s", type(exc).__name__, exc)
 
@@ -159,8 +180,9 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
             self.timer_entry = None
 
     def shutdown(self, consumer: Any) -> None:
+        # the worker's shutdown (WorkController.on_stopped), after its exit code is known
         self.stop(consumer)
-        self.beat(consumer, stopped=True)
+        self.beat(consumer, stopped=True, on_purpose=_asked_to_stop(consumer))
         publish_workers()
 
 

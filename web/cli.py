@@ -1,5 +1,5 @@
 """Operator commands: `flask --app web db upgrade | demo load | users ... | tokens ... |
-deadletters ...`."""
+deadletters list | replay | discard`."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,8 +9,13 @@ from flask import Flask
 
 from core import audit, dead_letters, demo, migrate
 from core import users as accounts
+from core.db import session_scope
+from core.models import DeadLetter
 from core.models.auth import DEFAULT_ROLE, ROLE_LABELS, ROLES
 from web.cli_devices import register_devices_cli
+from web.dead_letters import MAX_REASON_CHARS
+from web.formats import data_hora
+from web.params import MAX_ID
 
 
 def register_cli(app: Flask) -> None:
@@ -60,6 +65,39 @@ def register_cli(app: Flask) -> None:
         """Send an entry's task again."""
         task_id = dead_letters.replay(entry_id, who=audit.cli_actor())
         click.echo(f"reenviado como {task_id}" if task_id else "nada a reenviar")
+
+    @deadletters_group.command("discard")
+    @click.argument("entry_ids", nargs=-1, required=True, type=click.IntRange(1, MAX_ID),
+                    metavar="ID [ID...]")
+    @click.option("--reason", required=True, help="Motivo do descarte (obrigatório; vai para a auditoria).")
+    def deadletters_discard(entry_ids: tuple[int, ...], reason: str) -> None:
+        """Close entries without replaying them, as the Falhas page does (each audited with the
+        reason); exit status 1 when any of them could not be discarded."""
+        if not reason.strip() or len(reason) > MAX_REASON_CHARS or "\x00" in reason:
+            raise click.UsageError(f"Informe o motivo do descarte (até {MAX_REASON_CHARS} caracteres).")
+        done = set(dead_letters.discard_many(list(entry_ids), audit.cli_actor(), reason))
+        refused = [entry_id for entry_id in dict.fromkeys(entry_ids) if entry_id not in done]
+        for entry_id in dict.fromkeys(entry_ids):
+            if entry_id in done:
+                click.echo(f"falha {entry_id} descartada")
+        for entry_id in refused:
+            click.echo(f"falha {entry_id} não descartada: {why_not_open(entry_id)}", err=True)
+        if refused:
+            raise SystemExit(1)
+
+
+def why_not_open(entry_id: int) -> str:
+    """Why a dead letter is not open (unknown, replayed or discarded), in pt-BR."""
+    with session_scope() as session:
+        entry = session.get(DeadLetter, entry_id)
+        if entry is None:
+            return "não existe"
+        if entry.discarded_at is not None:
+            return (f"já descartada em {data_hora(entry.discarded_at)} por {entry.discarded_by} "
+                    f"({entry.discard_reason})")
+        if entry.replayed_at is not None:
+            return f"já reenviada em {data_hora(entry.replayed_at)} por {entry.replayed_by}"
+        return "não está aberta"
 
 
 def register_user_commands(app: Flask) -> None:

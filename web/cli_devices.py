@@ -1,20 +1,30 @@
-"""Operator commands for the device registry: `flask --app web devices add | revoke | list`."""
+"""Operator commands for the device registry: `flask --app web devices add | revoke | secret |
+list`. Each change (and each secret shown) is in the audit trail as cli:<operating-system
+user>, with the device id as its target; what the commands print (password, secret) never is."""
 from __future__ import annotations
 
-import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import click
 from flask import Flask
 
-from core import devices
+from core import audit, devices
 from core.device_brokers import BROKERS, BrokerAdminError
 
 
-def _operator() -> str:
+@contextmanager
+def audited(action: str, device_id: str, **detail: Any) -> Iterator[dict[str, Any]]:
+    """Record the block's outcome once: ok with `detail` (the block may add to it), or failed
+    with the error, which goes on to the command's own handling."""
     try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no passwd entry (a container's numeric user)
-        return "cli"
+        yield detail
+    except (devices.DeviceError, BrokerAdminError) as exc:
+        audit.record(action, actor=audit.cli_actor(), target=device_id, outcome="failed",
+                     detail={**detail, "erro": str(exc)[:300]})
+        raise
+    audit.record(action, actor=audit.cli_actor(), target=device_id, detail=detail)
 
 
 def register_devices_cli(app: Flask) -> None:
@@ -36,7 +46,9 @@ def register_devices_cli(app: Flask) -> None:
                     broker_url: str | None) -> None:
         """Issue a device's broker user and print the agent's environment file (once)."""
         try:
-            issued = devices.add_device(device_id, stores, _operator(), broker, broker_url)
+            with audited("device.add", device_id, lojas=sorted(set(stores))) as detail:
+                issued = devices.add_device(device_id, stores, audit.cli_actor(), broker, broker_url)
+                detail["usuario_broker"] = issued.broker_user
         except devices.DeviceError as exc:
             raise click.UsageError(str(exc)) from exc
         except BrokerAdminError as exc:
@@ -52,7 +64,9 @@ def register_devices_cli(app: Flask) -> None:
     def devices_revoke(device_id: str) -> None:
         """Revoke a device: the workers refuse it and its broker user is deleted."""
         try:
-            device = devices.revoke_device(device_id, _operator())
+            with audited("device.revoke", device_id) as detail:
+                device = devices.revoke_device(device_id, audit.cli_actor())
+                detail["usuario_broker"] = device.broker_user
         except devices.DeviceError as exc:
             raise click.UsageError(str(exc)) from exc
         except BrokerAdminError as exc:
@@ -68,9 +82,12 @@ def register_devices_cli(app: Flask) -> None:
     def devices_secret(device_id: str, rotate: bool) -> None:
         """Print an active device's signing secret line (recomputed from the server's key)."""
         try:
-            click.echo(devices.secret_line(device_id, rotate), nl=False)
+            # the trail says the secret was shown (or rotated), never what it is
+            with audited("device.secret", device_id, troca=rotate):
+                line = devices.secret_line(device_id, rotate)
         except devices.DeviceError as exc:
             raise click.UsageError(str(exc)) from exc
+        click.echo(line, nl=False)
 
     @devices_group.command("list")
     def devices_list() -> None:

@@ -28,13 +28,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from datetime import time as day_time
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, stream_with_context
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import object_session
 
 from core import audit
 from core.db import session_scope
@@ -60,6 +59,7 @@ XLSX_FORMATS = {DINHEIRO: '"R$" #,##0.00', NUMERO: "General", INTEIRO: "0",
                 DATA: "dd/mm/yyyy", DATA_HORA: "dd/mm/yyyy hh:mm"}
 
 Rows = Iterable[Iterable[Sequence[Any]]]  # chunks of rows
+Row = TypeVar("Row")
 
 
 @dataclass(frozen=True)
@@ -243,8 +243,8 @@ def exportar(formato: str, nome: str, colunas: Sequence[Coluna], chunks: Rows, *
         "Cache-Control": "no-store"})
 
 
-def keyset_chunks(query: Any, key: Any, to_row: Callable[[Any], Sequence[Any]],
-                  size: int = CHUNK) -> Iterator[list[Sequence[Any]]]:
+def keyset_chunks(query: Any, key: Any, to_row: Callable[[Any], Row],
+                  size: int = CHUNK) -> Iterator[list[Row]]:
     """Yield the rows of `query` by descending `key` (a unique integer column), `size` at a
     time, each chunk read in a short session of its own (no transaction stays open while
     the client downloads, and no chunk is read twice or skipped: keyset, not offset)."""
@@ -315,15 +315,9 @@ def comprovantes(formato: str) -> Any:
                "revisao": choice_arg("revisao", "", REVISAO_COMPROVANTE),
                "pedido": text_arg("pedido", 64), "de": date_arg("de"), "ate": date_arg("ate")}
     query = select(Comprovante)
-    own_only = not current_user.can(COMPROVANTES_TODOS)
-    if own_only:
-        query = query.where(Comprovante.uploaded_by == current_user.id)
-    user_id = current_user.id
-
-    def may_see_original(duplicate: Comprovante) -> bool:  # read in the chunk's own session
-        return not own_only or object_session(duplicate).scalar(  # type: ignore[union-attr]
-            select(Comprovante.uploaded_by).where(Comprovante.id == duplicate.duplicado_de)) == user_id
-
+    own_only_of = None if current_user.can(COMPROVANTES_TODOS) else current_user.id
+    if own_only_of is not None:
+        query = query.where(Comprovante.uploaded_by == own_only_of)
     if filtros["situacao"]:
         query = query.where(Comprovante.status == filtros["situacao"])
     if filtros["revisao"]:
@@ -335,9 +329,29 @@ def comprovantes(formato: str) -> Any:
     if filtros["ate"]:
         query = query.where(Comprovante.created_at < _local_midnight_utc(filtros["ate"] + timedelta(days=1)))
     return exportar(formato, "comprovantes", COLUNAS_COMPROVANTES,
-                    keyset_chunks(query, Comprovante.id, lambda row: comprovante_row(row, may_see_original)),
+                    comprovante_chunks(query, own_only_of),
                     acao="comprovantes.export", folha="Comprovantes",
                     filtros={k: str(v) for k, v in filtros.items() if v})
+
+
+def comprovante_chunks(query: Any, own_only_of: int | None) -> Iterator[list[list[Any]]]:
+    """The receipts' rows a chunk at a time. `own_only_of`: the user who reads only their own
+    receipts (None: everyone's), to whom a duplicate names the receipt it repeats only when
+    that one is theirs too: one lookup per chunk, not one per duplicate."""
+    for receipts in keyset_chunks(query, Comprovante.id, lambda receipt: receipt):
+        nameable = _nameable_originals(receipts, own_only_of)
+        yield [comprovante_row(receipt, lambda duplicate: duplicate.duplicado_de in nameable)
+               for receipt in receipts]
+
+
+def _nameable_originals(receipts: list[Comprovante], own_only_of: int | None) -> set[int]:
+    """The receipts these duplicates repeat that may be named to the reader."""
+    originals = {receipt.duplicado_de for receipt in receipts if receipt.duplicado_de is not None}
+    if own_only_of is None or not originals:
+        return originals
+    with session_scope() as session:
+        return set(session.scalars(select(Comprovante.id).where(
+            Comprovante.id.in_(originals), Comprovante.uploaded_by == own_only_of)))
 
 
 def choice_from_path(formato: str) -> str:

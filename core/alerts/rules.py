@@ -144,13 +144,15 @@ def queue_deep(ctx: Context) -> list[Finding]:
 
 
 def worker_stopped(ctx: Context) -> list[Finding]:
-    """Workers that stopped beating (or shut down) at least the threshold in minutes ago."""
+    """Workers that stopped beating (killed, stuck) or gave up on an error at least the
+    threshold in minutes ago. One shut down on purpose (a deploy, a scale-down) is not alerted:
+    if it leaves a queue without a consumer, fila_sem_consumidor says so."""
     patience = timedelta(minutes=float(ctx.threshold or 0))
     return [Finding(beat.hostname, f"Worker {beat.hostname} parado (filas: "
                                    f"{', '.join(beat.queues) or '—'}; último sinal {when(beat.last_seen)}).",
                     "/")
             for beat in heartbeats.workers()
-            if not beat.alive and ctx.now - beat.last_seen >= patience]
+            if not beat.alive and not beat.ended and ctx.now - beat.last_seen >= patience]
 
 
 def beat_stopped(ctx: Context) -> list[Finding]:
@@ -242,7 +244,8 @@ RULES: dict[str, Rule] = {rule.key: rule for rule in (
          "Uma fila tem mais mensagens esperando que o limite.", queue_deep,
          "mensagens", 1_000, 1, 10_000_000),
     Rule("worker_parado", "Worker parado",
-         "Um worker parou de dar sinal (heartbeat) há pelo menos o limite.", worker_stopped,
+         "Um worker parou de dar sinal (heartbeat) há pelo menos o limite; um encerrado de "
+         "propósito (deploy, redução) não alerta.", worker_stopped,
          "minutos parado", 1, 0, 1_440),
     Rule("beat_parado", "Beat parado",
          "O Celery Beat parou de dar sinal há pelo menos o limite: nada agendado roda.",

@@ -153,12 +153,21 @@ def test_a_queue_deeper_than_the_threshold_fires(receivers: dict[str, Any],
     assert outcome.failed_rules == ["fila_profunda"] and outcome.resolved == 0
 
 
+def test_a_queue_left_by_a_worker_shut_down_on_purpose_fires(receivers: dict[str, Any]) -> None:
+    only("fila_sem_consumidor")
+    heartbeats.record_worker("fast@teste", [q for q in QUEUES if q != "sync"])
+    heartbeats.record_worker("sync@teste", ["sync"], stopped=True, on_purpose=True)
+    assert evaluate(NOW).fired == 1
+    assert sent(receivers)[0][0].endswith("Fila sem consumidor — sync")
+
+
 def test_a_stopped_worker_fires_after_the_threshold(receivers: dict[str, Any]) -> None:
     only("worker_parado", "1")
-    heartbeats.record_worker("ruptura@teste", ["ruptura"], stopped=True)
+    heartbeats.record_worker("ruptura@teste", ["ruptura"], stopped=True)  # gave up on an error
+    heartbeats.record_worker("deploy@teste", ["ruptura"], stopped=True, on_purpose=True)
     real_now = utcnow()
     assert evaluate(real_now).fired == 0  # stopped just now: within the minute's patience
-    assert evaluate(real_now + timedelta(minutes=2)).fired == 1
+    assert evaluate(real_now + timedelta(minutes=2)).fired == 1  # deploy@teste: no alert
     subject, text = sent(receivers)[0]
     assert subject.endswith("Worker parado — ruptura@teste") and "filas: ruptura" in text
     heartbeats.record_worker("ruptura@teste", ["ruptura"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +24,8 @@ def receipt(n: int, owner: int, status: str = "concluido", **fields: Any) -> int
     values: dict[str, Any] = {
         "id": n, "pedido": f"PED-{n}", "nome_original": f"pix-{n}.png", "nome_armazenado": f"x/{n}.png",
         "sha256": f"{n:064d}", "tamanho": 1000 + n, "mime": "image/png", "status": status,
-        "uploaded_by": owner, "created_at": datetime(2026, 10, 8, 18, 17, n, tzinfo=timezone.utc),
+        "uploaded_by": owner,
+        "created_at": datetime(2026, 10, 8, 18, 17, tzinfo=timezone.utc) + timedelta(seconds=n),
         "valor": Decimal("1234.56") + n, "data_hora": "2026-10-08T15:10:00",
         "id_transacao": f"E00000000202610081510{n:011d}",
         "campos": {"pagador": {"nome": "Ana Clara Ferreira", "documento": "***.123.456-**"},
@@ -86,6 +87,52 @@ def test_a_duplicate_names_the_receipt_it_repeats_only_to_who_may_read_it(
     login(own, "ana", "ana-password")
     mine = {r["Nº"]: r["Duplicado do Nº"] for r in read_csv(own.get(f"{URL}.csv"))}
     assert mine == {"2": "sim", "3": "", "4": "3"}  # her own first receipt is named, not another's
+
+
+def statements_of(make_request: Any) -> tuple[list[dict[str, str]], list[str]]:
+    """Make the CSV request and return its rows, read to the end, and the SQL it ran."""
+    from sqlalchemy import event
+
+    from core.db import get_engine
+
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    engine = get_engine()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        rows = read_csv(make_request())  # the rows are read while the body streams
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return rows, seen
+
+
+@pytest.mark.mariadb
+def test_own_receipts_export_asks_the_database_the_same_however_many_duplicates(
+        app: Any, users: dict[str, Any]) -> None:
+    admin, ana = users["admin"].id, users["ana"].id
+    receipt(1, admin)  # someone else's payment
+    receipt(2, ana)    # hers
+    own = app.test_client()
+    login(own, "ana", "ana-password")
+
+    def duplicates(first: int, last: int) -> None:  # odd: of receipt 1, even: of receipt 2
+        for n in range(first, last + 1):
+            receipt(n, ana, duplicado_de=1 if n % 2 else 2)
+
+    duplicates(3, 6)
+    own.get(f"{URL}.csv").get_data()  # the first request's one-off lookups (the session's user)
+    few_rows, few = statements_of(lambda: own.get(f"{URL}.csv"))
+    duplicates(7, 200)
+    many_rows, many = statements_of(lambda: own.get(f"{URL}.csv"))
+    assert len(many) == len(few), "\n".join(many)
+    rows = {r["Nº"]: r["Duplicado do Nº"] for r in many_rows}
+    assert len(rows) == 199 and len(few_rows) == 5  # hers: 2 to 200
+    # her own first receipt is named, someone else's is not
+    assert rows["2"] == "" and rows["3"] == "sim" and rows["4"] == "2" and rows["199"] == "sim"
+    assert all(value == ("sim" if int(n) % 2 else "2") for n, value in rows.items() if int(n) > 2)
 
 
 def test_xlsx_of_receipts_has_money_as_numbers(client: Any, users: dict[str, Any]) -> None:

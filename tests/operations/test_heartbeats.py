@@ -1,4 +1,5 @@
-"""Liveness: real workers and a real Beat record heartbeats; stopped ones are seen as stopped."""
+"""Liveness: real workers and a real Beat record heartbeats; stopped ones are seen as stopped,
+and one shut down on purpose as ended ("encerrado"), which worker_parado does not alert."""
 from __future__ import annotations
 
 import os
@@ -7,12 +8,16 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from core import heartbeats
+from core.celery_app import celery_app
+from core.models.types import utcnow
 from core.settings import get_settings, reset_settings
+from tests.alerts.support import alerts, evaluate, only
 from tests.support.environment import ROOT
 from tests.support.waiting import wait_until
 from tests.support.workers import spawn_worker, stop_worker
@@ -79,3 +84,41 @@ def _orphans(name: str) -> list[Any]:
 
     return [proc for proc in psutil.process_iter(["cmdline"])
             if name in " ".join(proc.info["cmdline"] or []) and proc.pid != os.getpid()]
+
+
+def test_a_worker_shut_down_on_purpose_raises_no_alert_and_a_killed_one_does(
+        db: str, stale_after_3s: None) -> None:
+    only("worker_parado", "0")  # no patience: a worker not alive fires at once
+    names = {how: f"hb-{how}-{os.getpid()}@localhost" for how in ("sigterm", "control", "killed")}
+    processes = {"sigterm": spawn_worker("sync", concurrency=1, name=names["sigterm"], env=FAST_BEATS),
+                 "control": spawn_worker("baixa", concurrency=1, name=names["control"],
+                                         env=FAST_BEATS, pool="threads"),
+                 # threads: a SIGKILL leaves no pool processes behind
+                 "killed": spawn_worker("ruptura", concurrency=1, name=names["killed"],
+                                        env=FAST_BEATS, pool="threads")}
+    try:
+        wait_until(lambda: all(beat_of(name) for name in names.values()), 10, "three heartbeats")
+        stop_worker(processes["sigterm"])  # a deploy: SIGTERM, warm shutdown
+        celery_app.control.shutdown(destination=[names["control"]])  # `celery control shutdown`
+        processes["control"].wait(timeout=20)
+        os.kill(processes["killed"].pid, signal.SIGKILL)
+        assert processes["sigterm"].returncode == 0 and processes["control"].returncode == 0
+        wait_until(lambda: not beat_of(names["killed"]).alive, 6, "the killed worker to look stopped")
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+    beats = {how: beat_of(name) for how, name in names.items()}
+    assert not any(beat.alive for beat in beats.values())
+    assert beats["sigterm"].ended and beats["control"].ended and not beats["killed"].ended
+    evaluate(utcnow())
+    assert [alert.subject for alert in alerts() if alert.rule == "worker_parado"] == [names["killed"]]
+    shown = {w["hostname"]: w["encerrado"] for w in heartbeats.workers_event()["workers"]}
+    assert [shown[names[how]] for how in ("sigterm", "control", "killed")] == [True, True, False]
+
+
+def test_a_worker_that_gives_up_on_an_error_did_not_stop_on_purpose() -> None:
+    """An unrecoverable error ends the worker with exit code 1 and no shutdown signal."""
+    gave_up = SimpleNamespace(controller=SimpleNamespace(exitcode=1))
+    asked = SimpleNamespace(controller=SimpleNamespace(exitcode=0))
+    assert not heartbeats._asked_to_stop(gave_up) and heartbeats._asked_to_stop(asked)

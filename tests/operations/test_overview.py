@@ -15,7 +15,9 @@ from core.db import session_scope
 from core.models import Comprovante, DeadLetter, Job, SyncRun
 from core.models.types import utcnow
 from core.redis_client import get_redis
+from core.settings import get_settings
 from tasks.maintenance import publish_overview
+from tests.support.waiting import wait_until
 from tests.support.web import login
 from tests.support.workers import spawn_worker, stop_worker
 
@@ -104,11 +106,18 @@ def test_the_overview_updates_live(page: Any, worker: Any) -> None:
     finally:
         stop_worker(process)
     page.wait_for_selector(f"#workers tr.stopped[data-worker='{name}']", timeout=15_000)
+    assert page.text_content(f"#workers tr[data-worker='{name}'] td") == f"{name} (encerrado)"
     page.wait_for_selector("#workers tr.stopped[data-worker='silent@host']", timeout=10_000)
+    assert page.text_content("#workers tr[data-worker='silent@host'] td") == "silent@host (parado)"
     beats = {beat.hostname: beat for beat in heartbeats.workers()}
     assert not beats[name].alive and beats[name].queues == ["comprovantes"]
-    # the in-process test worker (threads pool) beats too, with every queue
-    assert beats[worker.hostname].alive and set(beats[worker.hostname].queues) == set(QUEUES)
+    # the in-process test worker (threads pool) beats too, with every queue (the session's
+    # worker starts before this test's database empties Redis: its next beat is due within
+    # STOCKFLOW_HEARTBEAT_INTERVAL_S)
+    own = wait_until(lambda: next((beat for beat in heartbeats.workers()
+                                   if beat.hostname == worker.hostname), None),
+                     get_settings().heartbeat_interval_s + 5, "the session worker's heartbeat")
+    assert own.alive and set(own.queues) == set(QUEUES)
     # what changes without a publish of its own reaches the page with Beat's periodic task
     with session_scope() as session:
         session.add(DeadLetter(task_name="ruptura.analisar_lote", args=[], kwargs={}, error="x"))

@@ -125,12 +125,15 @@
 
   function renderWorkers(section, data) {
     const alive = data.workers.filter((w) => w.vivo).length;
-    setField(section, "workers", `${fmt(alive)} de ${fmt(data.workers.length)}`,
-             alive < data.workers.length || !alive ? "bad" : "good");
+    // a worker shut down on purpose (deploy, scale-down) is not one missing
+    const expected = data.workers.filter((w) => w.vivo || !w.encerrado).length;
+    setField(section, "workers", `${fmt(alive)} de ${fmt(expected)}`,
+             alive < expected || !alive ? "bad" : "good");
     setField(section, "beat", data.beat.vivo ? "ativo" : "parado", data.beat.vivo ? "good" : "bad");
     fillRows(section.querySelector("#workers"), data.workers.map((w) => {
       const row = el("tr", { "data-worker": w.hostname, class: w.vivo ? "" : "stopped" });
-      row.append(el("td", { class: w.vivo ? "" : "bad" }, `${w.hostname}${w.vivo ? "" : " (parado)"}`),
+      const state = w.vivo ? "" : w.encerrado ? " (encerrado)" : " (parado)";
+      row.append(el("td", { class: w.vivo || w.encerrado ? "" : "bad" }, `${w.hostname}${state}`),
                  el("td", {}, w.filas.join(", ")), el("td", {}, Stockflow.formatDateTime(w.visto_em)));
       return row;
     }));
