@@ -105,11 +105,16 @@ def reading_figures(rows: list[tuple[Any, dict[str, Any] | None, dict[str, Any] 
     from core.comprovantes.recebedor import validar_recebedor
     from core.comprovantes.review import motivos
     from core.settings import get_settings
-    from tests.comprovantes.receipts import HELD_OUT, NAME_FIELDS, mismatches
+    from tests.comprovantes.receipts import (
+        HELD_OUT,
+        NAME_FIELDS,
+        NEW_HELD_OUT,
+        mismatches,
+    )
 
     totals = {"fields": 0, "wrong": 0, "wrong_strict": 0, "names": 0, "names_wrong": 0, "review": 0,
               "payee": 0, "payee_wrong": 0, "held_fields": 0, "held_wrong": 0,
-              "tuned_fields": 0, "tuned_wrong": 0}
+              "tuned_fields": 0, "tuned_wrong": 0, "new_held_fields": 0, "new_held_wrong": 0}
     for receipt, campos, validacao in rows:
         dados = pix.DadosPix()
         if campos:
@@ -135,6 +140,9 @@ def reading_figures(rows: list[tuple[Any, dict[str, Any] | None, dict[str, Any] 
         group = "held" if receipt.layout in HELD_OUT else "tuned"
         totals[f"{group}_fields"] += len(expected) + 1
         totals[f"{group}_wrong"] += len(strict) + payee_wrong
+        if receipt.layout in NEW_HELD_OUT:
+            totals["new_held_fields"] += len(expected) + 1
+            totals["new_held_wrong"] += len(strict) + payee_wrong
         totals["review"] += bool(motivos(campos, validacao))
         if strict or payee_wrong:
             log(f"{receipt.layout}{' (held out)' if group == 'held' else ''}: {strict}"
@@ -147,6 +155,8 @@ def reading_figures(rows: list[tuple[Any, dict[str, Any] | None, dict[str, Any] 
         "field_accuracy": share("wrong", "fields"),
         "field_accuracy_strict": share("wrong_strict", "fields"),
         "field_accuracy_unseen_layouts": share("held_wrong", "held_fields"),
+        # the held-out layouts added last, the only ones no failure was ever looked at
+        "field_accuracy_new_unseen_layouts": share("new_held_wrong", "new_held_fields"),
         "field_accuracy_tuned_layouts": share("tuned_wrong", "tuned_fields"),
         "name_accuracy_strict": share("names_wrong", "names"),
         "payee_check_accuracy": share("payee_wrong", "payee"),

@@ -12,6 +12,13 @@ Inline labels without a colon ("Para Maria Souza", "De João Lima", "Banco BANCO
 are labels unless they sit right under a section header, where the line is that party's name
 ("Quem pagou" over "De Souza Materiais Ltda"). Two columns ("Data    Horário" over
 "01/02/2026    10:11") are paired cell by cell.
+
+The vocabulary is the one Brazilian receipts share, not one bank's: a party named by what was
+done ("Enviado por", "Recebido por", "Transferido para", "Pago por"), by its role ("Pagador",
+"Favorecido", "Beneficiário", "Destinatário", "Remetente") or by a field word with its party
+("CPF/CNPJ do favorecido", "Banco de origem", "Nome do titular"). Agencies, accounts and a
+cooperative's number ("Cooperativa 0710 - Sicredi ...") are read and ignored, never taken for a
+name or an institution.
 """
 from __future__ import annotations
 
@@ -76,49 +83,82 @@ class DadosPix:
 # (phrase, field, party). Longer phrases first so "nome do pagador" wins over "nome".
 # Field "parte" is a party word carrying the party's name ("Pagador  Maria Souza"), or,
 # alone on its line, opening that party's section.
+
+# How receipts name each party after a field's word ("CPF do favorecido", "Banco de origem").
+_PARTY_WORDS = {
+    RECEBEDOR: ("recebedor", "favorecido", "beneficiario", "destinatario", "destino"),
+    PAGADOR: ("pagador", "remetente", "origem", "pagante", "titular"),
+}
+_FIELD_WORDS = {"nome": ("nome",), "documento": ("cpf/cnpj", "cnpj/cpf", "cpf", "cnpj", "documento"),
+                "instituicao": ("instituicao", "banco"), "chave": ("chave pix", "chave")}
+
+
+def _party_labels() -> list[tuple[str, str, str | None]]:
+    """"Nome do favorecido", "CPF/CNPJ de origem", "Instituição do destinatário"..."""
+    out = []
+    for party, words in _PARTY_WORDS.items():
+        for word in words:
+            for field_name, phrases in _FIELD_WORDS.items():
+                for phrase in phrases:
+                    out += [(f"{phrase} do {word}", field_name, party), (f"{phrase} da {word}", field_name, party),
+                            (f"{phrase} de {word}", field_name, party)]
+    return sorted(out, key=lambda label: -len(label[0]))
+
+
 _LABELS: list[tuple[str, str, str | None]] = [
     ("dados de quem recebeu", "secao", RECEBEDOR), ("dados de quem pagou", "secao", PAGADOR),
+    ("dados de quem recebe", "secao", RECEBEDOR), ("dados de quem envia", "secao", PAGADOR),
     ("dados do recebedor", "secao", RECEBEDOR), ("dados do pagador", "secao", PAGADOR),
     ("dados do favorecido", "secao", RECEBEDOR), ("dados do destinatario", "secao", RECEBEDOR),
-    ("dados da conta debitada", "secao", PAGADOR), ("dados do remetente", "secao", PAGADOR), ("dados da conta creditada", "secao", RECEBEDOR),
+    ("dados do beneficiario", "secao", RECEBEDOR), ("dados do remetente", "secao", PAGADOR),
+    ("dados da conta debitada", "secao", PAGADOR), ("dados da conta creditada", "secao", RECEBEDOR),
+    ("dados de origem", "secao", PAGADOR), ("dados da origem", "secao", PAGADOR),
+    ("dados de destino", "secao", RECEBEDOR), ("dados do destino", "secao", RECEBEDOR),
     ("conta de origem", "secao", PAGADOR), ("conta de destino", "secao", RECEBEDOR),
-    ("conta destino", "secao", RECEBEDOR), ("quem recebeu", "secao", RECEBEDOR),
-    ("quem pagou", "secao", PAGADOR), ("destino", "secao", RECEBEDOR), ("origem", "secao", PAGADOR),
-    ("nome do recebedor", "nome", RECEBEDOR), ("nome do favorecido", "nome", RECEBEDOR),
-    ("nome do beneficiario", "nome", RECEBEDOR), ("nome do destinatario", "nome", RECEBEDOR),
-    ("nome do pagador", "nome", PAGADOR), ("razao social", "nome", None), ("nome", "nome", None),
-    ("pago para", "parte", RECEBEDOR), ("enviado para", "parte", RECEBEDOR),
+    ("conta debitada", "secao", PAGADOR), ("conta creditada", "secao", RECEBEDOR),
+    ("conta destino", "secao", RECEBEDOR), ("conta origem", "secao", PAGADOR),
+    ("quem recebeu", "secao", RECEBEDOR), ("quem recebe", "secao", RECEBEDOR),
+    ("quem pagou", "secao", PAGADOR), ("quem enviou", "secao", PAGADOR), ("quem envia", "secao", PAGADOR),
+    ("quem paga", "secao", PAGADOR), ("para quem", "secao", RECEBEDOR), ("de quem", "secao", PAGADOR),
+    ("destino", "secao", RECEBEDOR), ("origem", "secao", PAGADOR),
+    *_party_labels(),
+    ("razao social", "nome", None), ("nome", "nome", None),
+    # a party's word carrying its name: "Enviado por Maria Souza", "Recebido por: Loja Azul"
+    ("transferido para", "parte", RECEBEDOR), ("enviado para", "parte", RECEBEDOR),
+    ("pago para", "parte", RECEBEDOR), ("pago a", "parte", RECEBEDOR), ("recebido por", "parte", RECEBEDOR),
+    ("creditado para", "parte", RECEBEDOR), ("destinado a", "parte", RECEBEDOR),
+    ("enviado por", "parte", PAGADOR), ("pago por", "parte", PAGADOR), ("transferido por", "parte", PAGADOR),
+    ("recebido de", "parte", PAGADOR), ("realizado por", "parte", PAGADOR), ("debitado de", "parte", PAGADOR),
     ("recebedor", "parte", RECEBEDOR), ("favorecido", "parte", RECEBEDOR),
     ("beneficiario", "parte", RECEBEDOR), ("destinatario", "parte", RECEBEDOR),
     ("para", "parte", RECEBEDOR), ("pagador", "parte", PAGADOR), ("remetente", "parte", PAGADOR),
-    ("de", "parte", PAGADOR),
-    ("cpf/cnpj do recebedor", "documento", RECEBEDOR), ("cpf/cnpj do pagador", "documento", PAGADOR),
-    ("cnpj do recebedor", "documento", RECEBEDOR), ("cpf do recebedor", "documento", RECEBEDOR),
-    ("cnpj do pagador", "documento", PAGADOR), ("cpf do pagador", "documento", PAGADOR),
-    ("cpf/cnpj", "documento", None), ("cnpj", "documento", None), ("cpf", "documento", None),
+    ("pagante", "parte", PAGADOR), ("de", "parte", PAGADOR),
+    ("cpf / cnpj", "documento", None), ("cpf/cnpj", "documento", None), ("cnpj/cpf", "documento", None),
+    ("cnpj", "documento", None), ("cpf", "documento", None),
     # tesseract's readings of "CNPJ"
     ("cnp)", "documento", None), ("cnp]", "documento", None), ("cnpi", "documento", None),
-    ("instituicao financeira", "instituicao", None), ("instituicao do recebedor", "instituicao", RECEBEDOR),
-    ("instituicao do pagador", "instituicao", PAGADOR), ("instituicao", "instituicao", None),
-    ("banco do recebedor", "instituicao", RECEBEDOR), ("banco do pagador", "instituicao", PAGADOR),
+    ("instituicao financeira", "instituicao", None), ("instituicao", "instituicao", None),
     ("banco", "instituicao", None),
-    ("chave pix do recebedor", "chave", RECEBEDOR), ("chave pix", "chave", None), ("chave", "chave", None),
+    ("chave pix", "chave", None), ("chave", "chave", None),
     ("valor da transferencia", "valor", None), ("valor do pagamento", "valor", None),
     ("valor do pix", "valor", None), ("valor pago", "valor", None), ("valor total", "valor", None),
     ("valor", "valor", None), ("quantia", "valor", None),
     ("data do pagamento", "data", None), ("data da transferencia", "data", None),
     ("data da transacao", "data", None), ("data e hora", "data", None), ("data/hora", "data", None),
     ("realizado em", "data", None), ("efetuado em", "data", None), ("pago em", "data", None),
+    ("enviado em", "data", None), ("transferido em", "data", None), ("feito em", "data", None),
     ("data", "data", None), ("horario", "hora", None), ("hora", "hora", None),
     ("id da transacao", "id", None), ("id/transacao", "id", None), ("id transacao", "id", None),
-    ("identificador", "id", None), ("numero de controle", "id", None),
-    ("numero da transacao", "id", None), ("codigo da transacao", "id", None),
-    ("end to end", "id", None), ("e2e", "id", None), ("id", "id", None),
-    # read and ignored: they are neither names nor institutions
+    ("identificador", "id", None), ("identificacao", "id", None), ("numero de controle", "id", None),
+    ("numero da transacao", "id", None), ("codigo da transacao", "id", None), ("codigo e2e", "id", None),
+    ("end to end", "id", None), ("end-to-end", "id", None), ("e2e", "id", None), ("id", "id", None),
+    # read and ignored: they are neither names nor institutions (an agency, an account, a
+    # cooperative's number: "Cooperativa 0710", "Agência/Conta 0001 / 12345-6")
     ("tipo de transferencia", "outro", None), ("tipo de conta", "outro", None), ("agencia", "outro", None),
-    ("conta", "outro", None), ("tarifa", "outro", None), ("documento", "documento", None),
+    ("conta", "outro", None), ("cooperativa", "outro", None), ("tarifa", "outro", None),
+    ("documento", "documento", None),
     ("descricao", "outro", None), ("mensagem", "outro", None), ("tipo", "outro", None),
-    ("autenticacao", "outro", None),
+    ("autenticacao", "outro", None), ("codigo de autenticacao", "outro", None),
     ("protocolo", "outro", None), ("situacao", "outro", None), ("status", "outro", None),
 ]
 
@@ -129,9 +169,19 @@ _LABELS: list[tuple[str, str, str | None]] = [
 _NEEDS_SEPARATOR = frozenset({"banco", "de", "para"})
 
 
+# Labels whose value is a number: "Cooperativa 0710" is a cooperative's number, while
+# "Cooperativa de Crédito Rural ..." is an institution's name.
+_NUMBERED = frozenset({"cooperativa"})
+
+
 def _phrase_pattern(phrase: str) -> re.Pattern[str]:
     words = [re.escape(w) for w in phrase.split()]
-    end = r"(?=\s*:|\s{2}|\s*$)" if phrase in _NEEDS_SEPARATOR else r"(?![a-z])"
+    if phrase in _NEEDS_SEPARATOR:
+        end = r"(?=\s*:|\s{2}|\s*$)"
+    elif phrase in _NUMBERED:
+        end = r"(?=\s*[:\-–]?\s*(?:\d|$))"
+    else:
+        end = r"(?![a-z])"
     return re.compile(r"^\s*" + r"\s*".join(words) + end)
 
 

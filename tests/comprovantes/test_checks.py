@@ -144,8 +144,15 @@ def test_invalid_document_that_cannot_be_fixed_is_doubtful() -> None:
     assert dados.confianca["recebedor.documento"] < 0.5
 
 
-def test_the_ids_free_characters_read_otherwise_keep_rapidocrs_reading_less_sure() -> None:
+def test_the_ids_free_characters_split_between_look_alikes_are_doubtful() -> None:
     tess = TESS.replace(E2E, E2E[:22] + "O" + E2E[23:])  # s0123... read sO123...
+    dados = combine([Reading("offline", RAPID), Reading("tesseract", tess)], threshold=0.7)
+    assert dados.id_transacao == E2E and "id_transacao" in dados.duvidosos
+    assert dados.confianca["id_transacao"] < 0.7
+
+
+def test_the_ids_free_characters_split_otherwise_keep_the_most_read_less_sure() -> None:
+    tess = TESS.replace(E2E, E2E[:24] + "7" + E2E[25:])  # s0123... read s0173...: no look-alikes
     dados = combine([Reading("offline", RAPID), Reading("tesseract", tess)], threshold=0.7)
     assert dados.id_transacao == E2E and 0.7 <= dados.confianca["id_transacao"] < 0.9
     assert "id_transacao" not in dados.duvidosos
@@ -154,3 +161,72 @@ def test_the_ids_free_characters_read_otherwise_keep_rapidocrs_reading_less_sure
 def test_merge_keeps_rapids_letters_and_tesseracts_spaces() -> None:
     assert merge_text("FarmaciaSaoJoao", "Farmácia São Joao") == "Farmácia São Joao"
     assert merge_text("MercadoSaoJorge", "Mercado São Jarge") == "Mercado São Jorge"
+
+
+def _id_line(text: str, family: str) -> object:
+    """An id printed as receipts print it (17 px), cut and enlarged as ocr/id_line.py does."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from core.comprovantes.ocr import id_line
+    from tests.comprovantes.receipts import FONTS
+
+    font = ImageFont.truetype(str(FONTS[family][0]), 17)
+    image = Image.new("RGB", (420, 30), "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((10, 5), text, font=font, fill="black")
+    left, top, right, bottom = draw.textbbox((10, 5), text, font=font)
+    return id_line.crop_line(image, [[left, top], [right, top], [right, bottom], [left, bottom]])
+
+
+@pytest.mark.parametrize("family", ["dejavu", "opensans", "roboto", "lato", "liberation"])
+def test_the_glyphs_shapes_tell_look_alikes_apart(family: str) -> None:
+    from core.comprovantes.ocr import id_line
+
+    printed = E2E[:21] + "O0obdlisJxS"
+    misread = E2E[:21] + "00Obdl1SJXs"   # every look-alike read as the other one
+    allowed = id_line.shaped(misread, _id_line(printed, family))
+    assert allowed is not None
+    assert allowed[:3] == ["O", "0", "o"]            # wider than the id's own '0', or short
+    assert allowed[6:8] == ["i", "s"] and allowed[9:] == ["x", "S"]   # the dot; the height
+    # l rises above the digits in DejaVu and Open Sans; Roboto, Lato and Liberation draw it like an I
+    assert allowed[5] == ("l" if family in ("dejavu", "opensans") else "lI")
+
+
+def test_a_j_and_a_J_by_their_dot_and_height() -> None:
+    from core.comprovantes.ocr import id_line
+
+    printed = E2E[:21] + "hbdljJlj0Jd"
+    misread = E2E[:21] + "hbdljjljOjd"
+    # DejaVu: the j's dot apart, a J's top at the digits' height (its l and d rise above them)
+    assert id_line.shaped(misread, _id_line(printed, "dejavu"))[4:10] == ["j", "J", "l", "j", "0", "J"]
+    # Liberation at 17 px joins the dot to the stem and draws ascenders at the capitals' height:
+    # nothing decided by shape, the engines' reading stays
+    assert id_line.shaped(misread, _id_line(printed, "liberation"))[4:6] == ["", ""]
+
+
+def test_the_id_tail_follows_the_shapes_and_doubts_what_they_cannot_tell() -> None:
+    from core.comprovantes.ocr import id_line
+
+    printed = E2E[:21] + "O0obdhisJxS"
+    misread = E2E[:21] + "00obdhisJxS"
+    # every reader read the O as a zero: the shape puts it right
+    decided = id_line.decide_tail(misread, [misread, misread], _id_line(printed, "roboto"))
+    assert decided.e2e == printed and decided.outcome == "shaped"
+    # an I, which Roboto draws like an l: readers that split are a doubt, readers that agree
+    # are kept, less sure
+    printed = E2E[:21] + "O0obdIisJxS"
+    line = _id_line(printed, "roboto")
+    split = id_line.decide_tail(printed, [printed[:26] + "l" + printed[27:]], line)
+    assert split.outcome == "doubtful"
+    assert id_line.decide_tail(printed, [printed], line) == id_line.Tail(printed, "disagree")
+    # no line to look at: readers split between 0 and O is a doubt, any other split is not
+    assert id_line.decide_tail(printed, [misread], None).outcome == "doubtful"
+    assert id_line.decide_tail(printed, [printed[:29] + "X" + printed[30:]], None).outcome == "disagree"
+
+
+def test_cooperatives_are_institutions_of_the_table() -> None:
+    for printed, ispb in (("CRESOL CONFEDERAÇÃO", "10398952"), ("Cooperativa de Crédito Rural Cresol", "10398952"),
+                          ("UNICRED DO BRASIL", "00315557"), ("COOP CENTRAL AILOS", "05463212"),
+                          ("Sicredi Pioneira RS", "01181521"), ("SICOOB CREDICITRUS", "02038232")):
+        found = checks.instituicao_por_nome(printed)
+        assert found is not None and found.ispb == ispb, printed

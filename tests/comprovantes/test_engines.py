@@ -2,6 +2,7 @@
 (REST transport, anonymous credentials) pointed at the local stand-in. No client mocks."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -118,3 +119,32 @@ def test_google_5xx_is_transient(standin: Any) -> None:
     engine = GoogleVisionEngine("", standin.endpoint, timeout_s=10)
     with pytest.raises(OcrUnavailable):
         engine.read_image(render_png(make_receipt("inter", 25)))
+
+
+@pytest.mark.parametrize(("layout", "kind"), [("cora", "png"), ("pan", "pdf-scan")])
+def test_the_id_line_is_cut_from_the_page_and_read_again_by_both_engines(
+        offline_engine: Any, tesseract_engine: Any, layout: str, kind: str) -> None:
+    from core.comprovantes import checks
+    from core.comprovantes.ocr import id_line
+    from tests.comprovantes.receipts import render as render_kind
+
+    receipt = make_receipt(layout, 31)  # "Código da transação: E..." inline; a scanned PDF, stacked
+    data, mime = render_kind(receipt, kind)
+    text, line = offline_engine.read_with_id_line(data, mime, 5)
+    assert line is not None and line.width > 3 * line.height, text
+    for reader in (offline_engine, tesseract_engine):
+        again = reader.read_line(line)
+        # the id's checked part exactly; its 11 free characters are what id_line.decide_tail votes on
+        found = checks.e2e_candidates(again) or [re.sub(r"\s", "", again)[re.sub(r"\s", "", again).find("E"):]]
+        assert found[0][:21] == receipt.e2e[:21], (reader.name, again)
+    assert id_line.shaped(receipt.e2e, line) is not None  # its glyphs line up with the id's characters
+
+
+def test_reading_a_receipt_looks_at_its_id_again(offline_engine: Any, tesseract_engine: Any) -> None:
+    receipt = make_receipt("unicred", 33)  # upper case, colon labels, DejaVu Serif
+    read = read_receipt(render_png(receipt), "image/png", max_pages=5,
+                        engines=[offline_engine, tesseract_engine], threshold=0.7)
+    assert read.dados.id_transacao[:21] == receipt.e2e[:21]
+    # right, or marked doubtful: never a wrong id rated sure
+    assert read.dados.id_transacao == receipt.e2e or "id_transacao" in read.dados.duvidosos \
+        or read.dados.confianca["id_transacao"] < 0.9

@@ -117,11 +117,47 @@ def test_a_full_document_failing_its_check_digits_is_kept_for_the_checks() -> No
 
 def test_party_under_an_unknown_header_goes_where_the_e2e_id_points() -> None:
     # Neither header is known; the id opens with Nubank's ISPB, so Nubank's block is the payer.
-    text = ("Pix feito\nValor: R$ 10,00\nDados de destino\nNome: Loja Azul Ltda\nCNPJ: 11.222.333/0001-81\n"
-            "Instituição: BANCO INTER S.A.\nDados de quem envia\nNome: Maria Lima\nCPF: ***.123.456-**\n"
+    text = ("Pix feito\nValor: R$ 10,00\nParticipante 1\nNome: Loja Azul Ltda\nCNPJ: 11.222.333/0001-81\n"
+            "Instituição: BANCO INTER S.A.\nParticipante 2\nNome: Maria Lima\nCPF: ***.123.456-**\n"
             "Instituição: NU PAGAMENTOS - IP\nID: E18236120202611221735s0123456789")
     dados = pix.parse(text)
     assert dados.pagador == pix.Parte("Maria Lima", "***.123.456-**", "cpf", "NU PAGAMENTOS - IP")
     assert dados.recebedor.nome == "Loja Azul Ltda" and dados.recebedor.documento == "11.222.333/0001-81"
     swapped = pix.parse(text.replace("E18236120", "E00416968"))  # now Inter's id: Inter's block pays
     assert swapped.pagador.nome == "Loja Azul Ltda" and swapped.recebedor.nome == "Maria Lima"
+
+
+def test_payer_and_payee_named_by_what_was_done() -> None:
+    # "Recebido por" / "Enviado por", with and without a colon, and in capitals
+    dados = pix.parse("Comprovante de Pix\nValor: R$ 10,00\nRecebido por: Loja Azul Ltda\n"
+                      "CNPJ: 11.222.333/0001-81\nInstituição: BANCO INTER S.A.\n"
+                      "Enviado por Clínica Vida Plena S.A.\nCNPJ **.690.967/0001-**\nInstituição CORA SCD S.A.")
+    assert dados.recebedor.nome == "Loja Azul Ltda" and dados.recebedor.documento == "11.222.333/0001-81"
+    assert dados.pagador == pix.Parte("Clínica Vida Plena S.A.", "**.690.967/0001-**", "cnpj", "CORA SCD S.A.")
+    upper = pix.parse("TRANSFERIDO PARA\nMERCADO SÃO JORGE LTDA\nPAGO POR\nJOÃO PEDRO LIMA")
+    assert upper.recebedor.nome == "MERCADO SÃO JORGE LTDA" and upper.pagador.nome == "JOÃO PEDRO LIMA"
+
+
+def test_a_field_word_with_its_party() -> None:
+    dados = pix.parse("Valor pago R$ 5,00\nNome do favorecido: Loja Azul\nCPF/CNPJ do favorecido: 11.222.333/0001-81\n"
+                      "Banco de destino: BANCO INTER S.A.\nNome do titular: Maria Lima\n"
+                      "Banco de origem: NU PAGAMENTOS - IP")
+    assert dados.recebedor == pix.Parte("Loja Azul", "11.222.333/0001-81", "cnpj", "BANCO INTER S.A.")
+    assert dados.pagador.nome == "Maria Lima" and dados.pagador.instituicao == "NU PAGAMENTOS - IP"
+
+
+def test_a_cooperatives_number_and_accounts_are_not_names_or_institutions() -> None:
+    dados = pix.parse("Pagador\nNome: Maria Lima\nCPF: ***.123.456-**\nCooperativa: 0710 - SICREDI PIONEIRA\n"
+                      "Agência/Conta: 0001 / 4821937-0\nInstituição: BANCO COOPERATIVO SICREDI S.A.\n"
+                      "Favorecido\nNome: Loja Azul\nConta corrente\n2233142-3")
+    assert dados.pagador == pix.Parte("Maria Lima", "***.123.456-**", "cpf", "BANCO COOPERATIVO SICREDI S.A.")
+    assert dados.recebedor == pix.Parte("Loja Azul")
+    # without an institution label, a cooperative's name under its party is that party's institution
+    named = pix.parse("De\nMaria Lima\nCPF ***.123.456-**\nCooperativa de Crédito Rural Cresol\nPara\nLoja Azul")
+    assert named.pagador.instituicao == "Cooperativa de Crédito Rural Cresol"
+
+
+def test_id_labels_of_other_banks() -> None:
+    e2e = "E10398952202604251504aLQSZpIgVkY"
+    for label in ("Identificação (E2E)", "ID/E2E", "Código E2E:", "End-to-End", "Identificador da transação"):
+        assert pix.parse(f"Valor R$ 1,00\n{label}\n{e2e}").id_transacao == e2e, label

@@ -8,7 +8,10 @@ digits. Each text is parsed on its own, then per field:
   TEXT_POLICY "merge", RapidOCR's letters with tesseract's spaces, measured worse);
 - every other field: the value both engines agree on; when they disagree, the one that passes
   its check (checks.py), else the preferred engine's (PREFERRED, chosen by measurement);
-- the checks then correct what exactly one reading allows and flag the rest.
+- the checks then correct what exactly one reading allows and flag the rest;
+- the E2E id's 11 free characters, which no check covers, are voted on by every reading of the
+  id (both pages and both engines' closer look at its line) and settled by the glyphs' shapes
+  where those tell look-alikes apart (ocr/id_line.py); what neither settles is doubtful.
 
 Confidence (0..1) comes from agreement and checks: a field both engines read alike, or that
 passes a check, is near 1; one engine's word against the other's with nothing to check is
@@ -23,6 +26,7 @@ from typing import Any
 
 from core.comprovantes import checks, pix
 from core.comprovantes.documents import find_documento
+from core.comprovantes.ocr import id_line
 from core.comprovantes.pix import FIELDS, DadosPix
 
 OFFLINE, TESSERACT = "offline", "tesseract"
@@ -35,10 +39,11 @@ SINGLE_READER = {"pdf_texto": 0.98, "google": 0.9}
 LONE_ENGINE = 0.8
 AGREE = 0.95          # two engines read the same value
 ONE_FOUND = 0.75      # one engine found it, the other found nothing
-# The engines read the id's 11 free characters otherwise: RapidOCR's is kept. Just above the
-# default threshold; a threshold over it (0.73) sends these to review too (measured: a quarter
-# of the receipts, catching 6 of 10 wrong ids).
+# The id's 11 free characters read otherwise by some reader, on glyphs no shape settles and
+# that are no look-alikes of each other: the most read is kept, just above the default threshold.
 TAIL_DISAGREE = 0.72
+# Readers split between look-alikes (l/I, j/J...) the shapes cannot settle: doubtful.
+TAIL_DOUBTFUL = 0.4
 DISAGREE = 0.5        # two values, nothing to decide between them
 CHECK_OK = 0.99
 CHECK_OK_AFTER_DISAGREEMENT = 0.9
@@ -102,8 +107,9 @@ def _agreement(values: list[Any]) -> str:
     return "agree" if len(present) == len(values) else "one"
 
 
-def combine(readings: list[Reading], threshold: float) -> DadosPix:
-    """Parse every reading, merge them per field, check, and rate each field."""
+def combine(readings: list[Reading], threshold: float, look: id_line.Look | None = None) -> DadosPix:
+    """Parse every reading, merge them per field, check, and rate each field; `look` is the
+    E2E id's line read again closer, when the page had one."""
     parsed = [(reading.motor, pix.parse(reading.text)) for reading in readings]
     texts = [reading.text for reading in readings]
     by_engine = dict(parsed)
@@ -160,13 +166,16 @@ def combine(readings: list[Reading], threshold: float) -> DadosPix:
     if best:
         _, result, when = best
         dados.id_transacao, status["id_transacao"] = result.valor, result.status
-        # The last 11 characters have no check. Measured, when tesseract reads them otherwise
-        # RapidOCR is right 2 times in 3: its reading is kept, less sure (TAIL_DISAGREE, not
-        # doubtful at the default threshold: flagging these sends a quarter of all receipts to review).
+        # The last 11 characters have no check: every reading of the id (the pages' and the
+        # closer look at its line) and the glyphs' shapes decide them (ocr/id_line.py).
         if result.valor and result.status != checks.FALHOU:
             others = [o for o in (_first_id(by_engine[m]) for m, _ in parsed) if o]
-            if any(o[:21] == result.valor[:21] and o != result.valor for o in others):
-                agreement["id_transacao"] = "tail_disagree"
+            if look is not None:
+                others += [c for text in look.texts for c in checks.e2e_candidates(text)[:1]]
+            tail = id_line.decide_tail(result.valor, others, look.image if look else None)
+            dados.id_transacao = tail.e2e
+            if tail.outcome != "agree":
+                agreement["id_transacao"] = f"tail_{tail.outcome}"
         if when is not None and result.status in (checks.OK, checks.CORRIGIDO):
             dados.data_hora = when
             status["data_hora"] = checks.OK
@@ -202,8 +211,12 @@ def _confidence(value: Any, agreement: str, status: str | None, single: str | No
         return CHECK_FAILED
     if status == checks.CORRIGIDO:
         return CORRECTED
+    if agreement == "tail_doubtful":
+        return TAIL_DOUBTFUL
     if agreement == "tail_disagree":
         return TAIL_DISAGREE
+    if agreement == "tail_shaped":
+        return CHECK_OK_AFTER_DISAGREEMENT
     if agreement == "text_disagree":
         return ONE_FOUND
     if status == checks.OK:

@@ -3,7 +3,8 @@
 Each takes the file bytes and returns plain text, one printed line per text line, which is
 what the PIX parser reads. Engines are built once per process (model loading and HTTP
 sessions are not cheap) by `get_engine()` / `get_engines()`; offline, both local engines read
-every receipt and ocr/combine.py merges their fields.
+every receipt and ocr/combine.py merges their fields. The offline engines also read one line
+on its own (`read_line`): the E2E id's, cut from the page by RapidOCR's boxes (ocr/id_line.py).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import logging
 import os
 import re
 import shutil
+import string
 import subprocess
 import threading
 from functools import lru_cache
@@ -70,20 +72,54 @@ class OfflineEngine:
         self._lock = threading.Lock()
 
     def read_image(self, data: bytes) -> str:
-        import numpy as np
-        from PIL import Image, ImageOps
-
-        try:
-            with Image.open(io.BytesIO(data)) as image:
-                array = np.asarray(ImageOps.exif_transpose(image).convert("RGB"))[:, :, ::-1]
-        except Exception as exc:  # noqa: BLE001 - any decoder error: the file is unreadable
-            raise UnreadableReceipt("Não foi possível abrir a imagem do comprovante.") from exc
-        with self._lock:
-            result, _ = self._ocr(array)
-        return lines_from_boxes(result or [])
+        return self.read_with_id_line(data, "image/png", 1)[0]
 
     def read_pdf(self, data: bytes, max_pages: int) -> str:
-        return "\n".join(self.read_image(page) for page in render_pdf_pages(data, max_pages))
+        return self.read_with_id_line(data, "application/pdf", max_pages)[0]
+
+    def read_with_id_line(self, data: bytes, mime: str, max_pages: int) -> tuple[str, Any | None]:
+        """Return the text, and the E2E id's line cut from its page and enlarged for a closer
+        look (ocr/id_line.py), or None when no box holds an id."""
+        from core.comprovantes.ocr import id_line
+
+        pages = render_pdf_pages(data, max_pages) if mime == "application/pdf" else [data]
+        texts, line = [], None
+        for page in pages:
+            image = _open_rgb(page)
+            with self._lock:
+                result, _ = self._ocr(_bgr(image))
+            texts.append(lines_from_boxes(result or []))
+            if line is None and (box := id_line.id_box(result or [])) is not None:
+                line = id_line.crop_line(image, box[0], box[1])
+        return "\n".join(texts), line
+
+    def read_line(self, line: Any) -> str:
+        """Return the text of one enlarged line (recognition only: the box is already known),
+        at the page's own scale: the recognizer reads enlarged glyphs worse (measured)."""
+        from PIL import Image
+
+        from core.comprovantes.ocr.id_line import SCALE
+
+        page_scale = line.resize((line.width // SCALE, line.height // SCALE), Image.LANCZOS)
+        with self._lock:
+            result, _ = self._ocr(_bgr(page_scale), use_det=False, use_cls=False, use_rec=True)
+        return _restore_words(result[0][0]) if result else ""
+
+
+def _open_rgb(data: bytes) -> Any:
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return ImageOps.exif_transpose(image).convert("RGB")
+    except Exception as exc:  # noqa: BLE001 - any decoder error: the file is unreadable
+        raise UnreadableReceipt("Não foi possível abrir a imagem do comprovante.") from exc
+
+
+def _bgr(image: Any) -> Any:
+    import numpy as np
+
+    return np.asarray(image.convert("RGB"))[:, :, ::-1]
 
 
 def lines_from_boxes(result: list[Any]) -> str:
@@ -133,13 +169,17 @@ def tesseract_available(binary: str = "tesseract") -> bool:
     return shutil.which(binary) is not None and _has_portuguese(binary)
 
 
-@lru_cache(maxsize=4)
 def _has_portuguese(binary: str) -> bool:
+    return "por" in _languages(binary)
+
+
+@lru_cache(maxsize=4)
+def _languages(binary: str) -> tuple[str, ...]:
     try:
         listed = subprocess.run([binary, "--list-langs"], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
-        return False
-    return "por" in listed.stdout.split()
+        return ()
+    return tuple(listed.stdout.split())
 
 
 class TesseractEngine:
@@ -186,6 +226,24 @@ class TesseractEngine:
 
     def read_pdf(self, data: bytes, max_pages: int) -> str:
         return "\n".join(self.read_image(page) for page in render_pdf_pages(data, max_pages))
+
+    def read_line(self, line: Any) -> str:
+        """Return the text of one enlarged line: one text line (--psm 7), letters and digits only,
+        no dictionary (an id is no word)."""
+        buffer = io.BytesIO()
+        line.convert("L").save(buffer, "PNG")
+        env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+        try:
+            # English's model has no Portuguese word habits to bring to an id (Debian installs it
+            # with tesseract-ocr itself)
+            language = "eng" if "eng" in _languages(self._binary) else "por"
+            done = subprocess.run([self._binary, "stdin", "stdout", "-l", language, "--psm", "7",
+                                   "-c", f"tessedit_char_whitelist={string.ascii_letters + string.digits}",
+                                   "-c", "load_system_dawg=0", "-c", "load_freq_dawg=0"],
+                                  input=buffer.getvalue(), capture_output=True, timeout=self._timeout_s, env=env)
+        except subprocess.TimeoutExpired as exc:
+            raise OcrUnavailable("O tesseract demorou demais para ler o comprovante.") from exc
+        return done.stdout.decode("utf-8", errors="replace").strip() if done.returncode == 0 else ""
 
 
 class GoogleVisionEngine:

@@ -1,7 +1,8 @@
 """Read a receipt: a PDF's own text layer when it has one, OCR otherwise; then its fields.
 
 `read_receipt` is what processing calls: the text (kept on the receipt), the reader that made
-it, and the PIX fields with a confidence each (ocr/combine.py). `read_text` reads with one
+it, and the PIX fields with a confidence each (ocr/combine.py). On scans, the E2E id's line is
+cut from the page and read again by each engine (ocr/id_line.py): one line, about 0.1 s. `read_text` reads with one
 engine only (tests, the stand-in, the bench baseline).
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ from core.comprovantes.ocr.engines import (
     get_engines,
 )
 from core.comprovantes.ocr.errors import UnreadableReceipt
+from core.comprovantes.ocr.id_line import Look
 from core.comprovantes.pix import DadosPix
 
 PDF = "application/pdf"
@@ -107,12 +109,23 @@ def read_text(data: bytes, mime: str, max_pages: int, engine: OcrEngine | None =
 def read_receipt(data: bytes, mime: str, max_pages: int, engines: list[OcrEngine] | None = None,
                  threshold: float = DEFAULT_REVIEW_CONFIDENCE) -> Leitura:
     """Read the receipt with every engine that applies and return its checked, rated fields."""
+    look = None
     if (layer := _text_layer(data, mime, max_pages)) is not None:
         readings = [Reading(TEXT_LAYER, layer)]
     else:
-        readings = [Reading(engine.name, _ocr(engine, data, mime, max_pages))
-                    for engine in engines or get_engines()]
+        engines = engines or get_engines()
+        readings, line = [], None
+        for engine in engines:
+            if hasattr(engine, "read_with_id_line"):
+                text, found = engine.read_with_id_line(data, mime, max_pages)
+                line = found if line is None else line
+            else:
+                text = _ocr(engine, data, mime, max_pages)
+            readings.append(Reading(engine.name, text))
         if not _enough(readings[0].text):
             raise UnreadableReceipt("Nenhum texto encontrado no comprovante: envie uma imagem mais nítida.")
-    dados = combine([r for r in readings if _enough(r.text)], threshold)
+        if line is not None:
+            # the id's line read again, closer, by every engine that reads single lines
+            look = Look(line, [engine.read_line(line) for engine in engines if hasattr(engine, "read_line")])
+    dados = combine([r for r in readings if _enough(r.text)], threshold, look)
     return Leitura(readings[0].text, readings[0].motor, dados, {r.motor: r.text for r in readings})
