@@ -95,9 +95,10 @@ def take_daily_upload_bytes(user_id: int, size: int) -> int:
     # Fixed window: the moving window keeps one entry per unit, which bytes cannot afford.
     volume = FixedWindowRateLimiter(limiter.storage)
     key = ("stockflow", "upload-bytes", str(user_id))
-    # Tested first so a refused upload counts nothing (two at once may pass by one file).
-    if volume.test(allowed, *key, cost=size):
-        volume.hit(allowed, *key, cost=size)
+    # Counted first and taken back when over: one round trip for an upload that fits (the
+    # common case). Two at once near the limit may both be refused where one would fit.
+    if volume.hit(allowed, *key, cost=size):
         return 0
+    limiter.storage.incr(allowed.key_for(*key), allowed.get_expiry(), amount=-size)
     reset_at, _ = volume.get_window_stats(allowed, *key)
     return max(MIN_RETRY_AFTER_S, math.ceil(reset_at - time.time()))

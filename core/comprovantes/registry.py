@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from core import jobs
@@ -21,6 +21,10 @@ from core.sse import publish_safely
 log = logging.getLogger(__name__)
 
 JOB_KIND = "comprovantes"
+# Core INSERTs on the tables: the ORM's unit of work and its bulk-insert path cost more than the
+# statements for two rows nobody reads back in this request (Python-side defaults still apply).
+INSERT_COMPROVANTE = Comprovante.__table__.insert()
+INSERT_JOB = Job.__table__.insert()
 
 
 @dataclass(frozen=True)
@@ -50,15 +54,13 @@ def register(data: bytes, accepted: AcceptedUpload, pedido: str | None, user_id:
     stored = storage.save(data, accepted.extension)
     try:
         with session_scope() as session:
-            # A Core INSERT: the ORM's unit of work costs more than the statement for a row
-            # nobody reads back in this request.
-            comprovante_id = session.execute(insert(Comprovante).values(
+            comprovante_id = session.execute(INSERT_COMPROVANTE, dict(
                 pedido=pedido, nome_original=accepted.name, nome_armazenado=stored, sha256=sha256,
                 tamanho=len(data), mime=accepted.mime, status=RECEBIDO, job_id=job_id,
                 uploaded_by=user_id)).inserted_primary_key[0]
-            session.add(jobs.new_job(JOB_KIND, owner_id=user_id, job_id=job_id,
-                                     task_name=processing.TASK_NAME,
-                                     task_kwargs=processing.task_kwargs(comprovante_id, job_id)))
+            job = jobs.new_job(JOB_KIND, owner_id=user_id, job_id=job_id, task_name=processing.TASK_NAME,
+                               task_kwargs=processing.task_kwargs(comprovante_id, job_id))
+            session.execute(INSERT_JOB, _columns_set(job))
     except IntegrityError:
         storage.delete(stored)
         existing = find_by_sha256(sha256)
@@ -72,6 +74,12 @@ def register(data: bytes, accepted: AcceptedUpload, pedido: str | None, user_id:
     log.info("receipt stored comprovante=%s job=%s size=%s mime=%s", comprovante_id, job_id, len(data),
              accepted.mime)
     return Registered(comprovante_id, job_id, False)
+
+
+def _columns_set(row: Any) -> dict[str, Any]:
+    """The column values an ORM constructor set on a new row (what its INSERT would carry)."""
+    state = inspect(row)
+    return {key: state.dict[key] for key in state.mapper.columns.keys() if key in state.dict}
 
 
 def reopen_unfinished(comprovante_id: int) -> str | None:

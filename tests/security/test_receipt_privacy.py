@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from core.db import session_scope
 from core.models import Comprovante
 from core.settings import reset_settings
-from tests.comprovantes.receipts import make_receipt, render_pdf
+from tests.comprovantes.receipts import make_receipt, render_pdf, render_png
 from tests.security.hardening_support import set_settings
 from tests.support.web import login
 
@@ -36,8 +36,9 @@ def staff(app: Any, users: Any) -> dict[str, Any]:
     return clients
 
 
-def post(client: Any, name: str, data: bytes) -> Any:
-    return client.post("/api/comprovantes", content_type="multipart/form-data",
+def post(client: Any, name: str, data: bytes, token: str | None = None) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return client.post("/api/comprovantes", content_type="multipart/form-data", headers=headers,
                        data={"arquivo": (io.BytesIO(data), name), "pedido": "PED-777"})
 
 
@@ -89,3 +90,26 @@ def test_daily_volume_per_user_is_limited(staff: dict[str, Any], monkeypatch: py
     assert 23 * 3600 <= int(refused.headers["Retry-After"]) <= 24 * 3600 + 1
     assert receipts() == 1
     assert post(staff["bruno"], "b.pdf", second).status_code == 202
+
+
+def test_a_script_with_a_token_is_limited_as_its_user(app: Any, staff: dict[str, Any],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bearer token (looked up once, then served from web.auth's cache) meets the same limits
+    as its user: the daily volume, where a refused upload counts none of its bytes, and the
+    number of uploads a minute, where every attempt counts."""
+    from core.users import create_token
+
+    token, script = create_token("ana", "script"), app.test_client()
+    first, small = (render_pdf(make_receipt("caixa", n)) for n in (78, 79))
+    big = render_png(make_receipt("caixa", 80))
+    assert len(big) > len(small)
+    set_settings(monkeypatch, upload_limit_per_user="3 per minute",
+                 upload_daily_bytes_per_user=len(first) + len(small))
+    assert post(script, "a.pdf", first, token).status_code == 202
+    refused = post(script, "b.png", big, token)
+    assert refused.status_code == 429 and "Limite diário" in refused.get_json()["error"]
+    assert post(script, "c.pdf", small, token).status_code == 202  # the refused bytes were not kept
+    refused = post(script, "d.pdf", render_pdf(make_receipt("caixa", 81)), token)
+    assert refused.status_code == 429 and refused.get_json()["error"].startswith("Muitos envios")
+    assert receipts() == 2
+    assert post(staff["ana"], "e.pdf", render_pdf(make_receipt("caixa", 82))).status_code == 429

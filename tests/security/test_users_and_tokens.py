@@ -1,10 +1,13 @@
 """Users, roles and bearer tokens managed from the users page and the CLI: roles apply at the
-next request, deactivation and revocation at once, tokens expire, every change is audited,
-one administrator always remains, and demo users and data are refused in production."""
+next request, deactivation and revocation at once for sessions and within web.auth's
+TOKEN_CACHE_S for bearer tokens (each web process looks a token up again that often), tokens
+expire on time, every change is audited, one administrator always remains, and demo users and
+data are refused in production."""
 from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +21,7 @@ from core.settings import get_settings
 from core.users import (
     DemoInProduction,
     create_token,
+    create_user,
     ensure_demo_user,
     list_tokens,
     revoke_token,
@@ -26,6 +30,8 @@ from core.users import (
 )
 from tests.security.access_support import Caller, role_users
 from tests.support.web import login
+from web import auth as web_auth
+
 
 def strong_password() -> str:
     return "Sf-" + secrets.token_urlsafe(15)
@@ -40,6 +46,19 @@ def audited(action: str) -> list[tuple[str, str | None]]:
 
 def bearer(client: Any, token: str, path: str = "/api/plusoft/execucoes") -> int:
     return client.get(path, headers={"Authorization": f"Bearer {token}"}).status_code
+
+
+@pytest.fixture
+def token_cache_passes(monkeypatch: Any) -> Callable[[float], None]:
+    """Move web.auth's token-cache clock on by `seconds` (TOKEN_CACHE_S by default): what a web
+    process sees that long after a token or its user changed."""
+    clock = [1_000.0]
+    monkeypatch.setattr(web_auth, "monotonic", lambda: clock[0])
+
+    def later(seconds: float = web_auth.TOKEN_CACHE_S) -> None:
+        clock[0] += seconds
+
+    return later
 
 
 @pytest.fixture
@@ -68,7 +87,8 @@ def test_deactivation_ends_the_session_and_the_tokens_at_once(app: Any, people: 
     assert bearer(client, token) == 200
 
 
-def test_tokens_expire_are_revoked_and_show_their_last_use(app: Any, people: dict[str, Any]) -> None:
+def test_tokens_expire_are_revoked_and_show_their_last_use(app: Any, people: dict[str, Any],
+                                                          token_cache_passes: Any) -> None:
     client = app.test_client()
     token = create_token("pessoa_ti", "cron")
     [info] = list_tokens("pessoa_ti")
@@ -80,11 +100,13 @@ def test_tokens_expire_are_revoked_and_show_their_last_use(app: Any, people: dic
 
     with session_scope() as session:
         session.execute(update(ApiToken).values(expires_at=utcnow() - timedelta(seconds=1)))
+    token_cache_passes()
     assert bearer(client, token) == 401 and list_tokens("pessoa_ti")[0].status == "expirado"
 
     second = create_token("pessoa_ti", "outro", days=7)
     assert bearer(client, second) == 200
     assert revoke_token(list_tokens("pessoa_ti")[0].id)
+    token_cache_passes()
     assert bearer(client, second) == 401 and list_tokens("pessoa_ti")[0].status == "revogado"
     assert not revoke_token(list_tokens("pessoa_ti")[0].id)  # already revoked
     for days in (0, 91):
@@ -101,7 +123,8 @@ def test_the_last_active_administrator_stays(app: Any, people: dict[str, Any]) -
         assert session.scalar(select(User.role).where(User.username == "pessoa_admin")) == "admin"
 
 
-def test_users_page_manages_users_roles_and_tokens(app: Any, people: dict[str, Any]) -> None:
+def test_users_page_manages_users_roles_and_tokens(app: Any, people: dict[str, Any],
+                                                  token_cache_passes: Any) -> None:
     client, admin = app.test_client(), Caller("admin", "admin", people["admin"].id)
 
     def post(path: str, form: dict[str, str]) -> Any:
@@ -135,6 +158,7 @@ def test_users_page_manages_users_roles_and_tokens(app: Any, people: dict[str, A
     assert info.expires_at.strftime("%d/%m/%Y") in row and "relatório" in row
     assert info.last_used_at.strftime("%d/%m/%Y %H:%M") in row  # the last use, not "—"
     assert post(f"/admin/tokens/{info.id}/revogar", {}).status_code == 303
+    token_cache_passes()
     assert bearer(app.test_client(), token) == 401
 
     assert post("/admin/usuarios/bia/ativo", {"ativo": "0"}).status_code == 303
@@ -164,7 +188,7 @@ def test_users_page_forms_carry_the_csrf_token(db: str, people: dict[str, Any]) 
     assert client.post("/admin/usuarios", data={**body, "csrf_token": token}).status_code == 303
 
 
-def test_cli_manages_users_and_tokens(app: Any, people: dict[str, Any]) -> None:
+def test_cli_manages_users_and_tokens(app: Any, people: dict[str, Any], token_cache_passes: Any) -> None:
     runner = app.test_cli_runner()
 
     def cli(*args: str) -> str:
@@ -181,6 +205,7 @@ def test_cli_manages_users_and_tokens(app: Any, people: dict[str, Any]) -> None:
     assert "\tdavi\tativo\t" in line and "backup" in line and "último uso 20" in line
     token_id = line.split("\t")[0]
     cli("tokens", "revoke", token_id)
+    token_cache_passes()
     assert bearer(app.test_client(), token) == 401
     cli("users", "deactivate", "davi")
     assert "davi\tti\tdesativado" in cli("users", "list")
@@ -193,6 +218,40 @@ def test_cli_manages_users_and_tokens(app: Any, people: dict[str, Any]) -> None:
     [(actor, target)] = audited("user.role")
     assert actor.startswith("cli:") and target == "davi"
     assert [t for _, t in audited("token.revoke")] == [f"token#{token_id}"]
+
+
+def test_a_cached_token_stops_within_the_cache_bound(app: Any, people: dict[str, Any],
+                                                    token_cache_passes: Any) -> None:
+    """Revoked, or its user deactivated or given another role: every web process refuses (or
+    re-checks) the token at most TOKEN_CACHE_S after the change, never later."""
+    client = app.test_client()
+    create_user("fin2", strong_password(), role="financeiro")
+    revoked, deactivated = create_token("pessoa_financeiro", "a"), create_token("pessoa_loja", "b")
+    demoted = create_token("fin2", "c")
+    assert {bearer(client, t, "/api/comprovantes") for t in (revoked, deactivated, demoted)} == {200}
+    revoke_token(list_tokens("pessoa_financeiro")[0].id)
+    set_active("pessoa_loja", False)
+    set_role("fin2", "ti")  # ti may not read receipts
+    token_cache_passes(web_auth.TOKEN_CACHE_S - 0.01)
+    assert bearer(client, revoked, "/api/comprovantes") == 200  # still within the bound
+    token_cache_passes(0.01)
+    assert bearer(client, revoked, "/api/comprovantes") == 401
+    assert bearer(client, deactivated, "/api/comprovantes") == 401
+    assert bearer(client, demoted, "/api/comprovantes") == 403
+    assert bearer(client, demoted, "/api/plusoft/execucoes") == 200
+
+
+def test_a_cached_token_expires_on_time(app: Any, people: dict[str, Any], monkeypatch: Any,
+                                        token_cache_passes: Any) -> None:
+    """Expiry is checked on every request, the cached ones too: no grace after expires_at."""
+    client = app.test_client()
+    token = create_token("pessoa_ti", "um dia", days=1)
+    assert bearer(client, token) == 200
+    [info] = list_tokens("pessoa_ti")
+    monkeypatch.setattr(web_auth, "utcnow", lambda: info.expires_at)
+    assert bearer(client, token) == 401
+    token_cache_passes()  # and looked up again, still refused
+    assert bearer(client, token) == 401
 
 
 def test_demo_user_and_data_are_refused_in_production(app: Any, monkeypatch: Any) -> None:
