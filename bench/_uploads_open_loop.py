@@ -13,7 +13,8 @@ The platform is platform/Procfile's `web` line (gunicorn, gevent) and its `worke
 bench/_platform.py's Service. A backlog of scanned receipts is uploaded first so the OCR workers
 are busy from the first measured upload to the last; every measured upload is a receipt too.
 Web CPU is the gunicorn master's and workers' utime + stime (/proc/<pid>/stat) over the
-measured uploads, divided by their number.
+measured uploads, divided by their number; the same CPU over 10 s with no request just before
+(web_idle_cpu_ms_per_s) shows how much of it is not the uploads' at all.
 
 `measure()` returns {"open_loop_p95_ms", "web_cpu_ms_per_upload", ...}; bench/comprovantes.py
 merges it into its own figures. Alone: `.venv/bin/python bench/_uploads_open_loop.py
@@ -46,6 +47,7 @@ SERVICES = ("web", "worker_slow")
 KINDS = ("png", "jpeg", "png", "pdf-scan", "png", "jpeg")
 BACKLOG = 24  # scanned receipts queued before the clock starts: ~30 s of OCR for 2 processes
 WARM_UPLOADS = 20
+IDLE_S = 10  # seconds the web's own CPU is measured with no request
 
 
 def log(message: str) -> None:
@@ -210,6 +212,11 @@ def measure(rate_per_s: float = 5.0, duration_s: float = 60.0) -> dict[str, Any]
         asyncio.run(open_loop(web_port, [request_bytes(web_port, token, n, d) for n, d in warm + backlog], 20))
         requests_ = [request_bytes(web_port, token, name, data) for name, data in measured]
         web_pids = [services[0].pid, *services[0].children()]
+        # What the web processes spend with no request at all (timers, the live-stream hub):
+        # part of every figure per upload below, whatever the uploads cost.
+        idle_before = cpu_ticks(web_pids)
+        time.sleep(IDLE_S)
+        web_idle_ms_per_s = (cpu_ticks(web_pids) - idle_before) * 1000 / os.sysconf("SC_CLK_TCK") / IDLE_S
         ticks_before, client_before = cpu_ticks(web_pids), time.process_time()
         log(f"{uploads} uploads at {rate_per_s:g}/s (open loop) while the workers read")
         results = asyncio.run(open_loop(web_port, requests_, rate_per_s))
@@ -234,6 +241,7 @@ def measure(rate_per_s: float = 5.0, duration_s: float = 60.0) -> dict[str, Any]
             "open_loop_uploads": len(results), "open_loop_rate_per_s": rate_per_s,
             "open_loop_client_late_p95_ms": round(percentile(late, 95), 1),
             "open_loop_client_cpu_ms_per_upload": round(client_cpu_ms, 2),
+            "web_idle_cpu_ms_per_s": round(web_idle_ms_per_s, 2),
             # Receipts still waiting for OCR when the last upload was answered: > 0 means the
             # workers were busy the whole time.
             "open_loop_ocr_backlog_at_end": unread,

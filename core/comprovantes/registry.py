@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from core import jobs
 from core.comprovantes import processing, storage
 from core.comprovantes.validation import AcceptedUpload
-from core.db import session_scope
+from core.db import get_engine, session_scope
 from core.models import Comprovante, Job
 from core.models.comprovantes import CONCLUIDO, ERRO, RECEBIDO
 from core.sse import publish_safely
@@ -53,14 +53,15 @@ def register(data: bytes, accepted: AcceptedUpload, pedido: str | None, user_id:
     job_id = str(uuid.uuid4())
     stored = storage.save(data, accepted.extension)
     try:
-        with session_scope() as session:
-            comprovante_id = session.execute(INSERT_COMPROVANTE, dict(
+        # A connection's transaction, no ORM session: nothing here is read back as an object.
+        with get_engine().begin() as connection:
+            comprovante_id = connection.execute(INSERT_COMPROVANTE, dict(
                 pedido=pedido, nome_original=accepted.name, nome_armazenado=stored, sha256=sha256,
                 tamanho=len(data), mime=accepted.mime, status=RECEBIDO, job_id=job_id,
                 uploaded_by=user_id)).inserted_primary_key[0]
             job = jobs.new_job(JOB_KIND, owner_id=user_id, job_id=job_id, task_name=processing.TASK_NAME,
                                task_kwargs=processing.task_kwargs(comprovante_id, job_id))
-            session.execute(INSERT_JOB, _columns_set(job))
+            connection.execute(INSERT_JOB, _columns_set(job))
     except IntegrityError:
         storage.delete(stored)
         existing = find_by_sha256(sha256)
