@@ -112,7 +112,11 @@ def test_a_worker_shut_down_on_purpose_raises_no_alert_and_a_killed_one_does(
     assert not any(beat.alive for beat in beats.values())
     assert beats["sigterm"].ended and beats["control"].ended and not beats["killed"].ended
     evaluate(utcnow())
-    assert [alert.subject for alert in alerts() if alert.rule == "worker_parado"] == [names["killed"]]
+    # only this test's workers: another worker of the session (its beats slower than the 3 s
+    # staleness set here) may look stopped too
+    fired = [alert.subject for alert in alerts()
+             if alert.rule == "worker_parado" and alert.subject in names.values()]
+    assert fired == [names["killed"]]
     shown = {w["hostname"]: w["encerrado"] for w in heartbeats.workers_event()["workers"]}
     assert [shown[names[how]] for how in ("sigterm", "control", "killed")] == [True, True, False]
 
