@@ -54,12 +54,13 @@ def log(message: str) -> None:
     print(f"[bench uploads] {message}", file=sys.stderr, flush=True)
 
 
-def cpu_ticks(pids: list[int]) -> int:
-    """Return utime + stime (clock ticks) of the processes, from /proc/<pid>/stat."""
+def cpu_ticks(pids: list[int], kernel_only: bool = False) -> int:
+    """Return utime + stime (or stime alone: the kernel's work on the processes' behalf, such as
+    loopback TCP and fsync) in clock ticks, from /proc/<pid>/stat."""
     total = 0
     for pid in pids:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of stat)
+        total += (0 if kernel_only else int(fields[11])) + int(fields[12])  # utime, stime (fields 14, 15)
     return total
 
 
@@ -218,9 +219,11 @@ def measure(rate_per_s: float = 5.0, duration_s: float = 60.0) -> dict[str, Any]
         time.sleep(IDLE_S)
         web_idle_ms_per_s = (cpu_ticks(web_pids) - idle_before) * 1000 / os.sysconf("SC_CLK_TCK") / IDLE_S
         ticks_before, client_before = cpu_ticks(web_pids), time.process_time()
+        kernel_before = cpu_ticks(web_pids, kernel_only=True)
         log(f"{uploads} uploads at {rate_per_s:g}/s (open loop) while the workers read")
         results = asyncio.run(open_loop(web_port, requests_, rate_per_s))
         web_cpu_ms = (cpu_ticks(web_pids) - ticks_before) * 1000 / os.sysconf("SC_CLK_TCK") / uploads
+        web_kernel_ms = (cpu_ticks(web_pids, kernel_only=True) - kernel_before) * 1000 / os.sysconf("SC_CLK_TCK") / uploads
         client_cpu_ms = (time.process_time() - client_before) * 1000 / uploads
 
         from sqlalchemy import func, select
@@ -241,6 +244,7 @@ def measure(rate_per_s: float = 5.0, duration_s: float = 60.0) -> dict[str, Any]
             "open_loop_uploads": len(results), "open_loop_rate_per_s": rate_per_s,
             "open_loop_client_late_p95_ms": round(percentile(late, 95), 1),
             "open_loop_client_cpu_ms_per_upload": round(client_cpu_ms, 2),
+            "web_kernel_cpu_ms_per_upload": round(web_kernel_ms, 2),  # of web_cpu_ms_per_upload
             "web_idle_cpu_ms_per_s": round(web_idle_ms_per_s, 2),
             # Receipts still waiting for OCR when the last upload was answered: > 0 means the
             # workers were busy the whole time.
