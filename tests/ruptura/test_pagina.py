@@ -5,6 +5,7 @@ import re
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from core.db import session_scope
 from core.ruptura.demo import gerar_carteira, inserir
@@ -26,7 +27,9 @@ def test_page_analyses_every_visible_order_live_and_opens_the_details(db: str, w
         # A function, not an expression: Playwright evals an expression, which the CSP refuses.
         "() => document.querySelector('#ruptura-progresso .progress-bar').textContent === '100%'",
         timeout=30_000)
-    assert "Concluído: 45 pedidos" in painel.locator(".ruptura-progresso-resumo").inner_text()
+    # the bar may reach 100% on the last batch's progress, a moment before the "completo" event
+    # that writes the summary: wait for it rather than read it at once
+    expect(painel.locator(".ruptura-progresso-resumo")).to_contain_text("Concluído: 45 pedidos", timeout=10_000)
     assert painel.locator(".progress-bar").evaluate("el => el.style.width") == "100%"
 
     botoes = page.locator("button.btn-ruptura")
