@@ -49,8 +49,7 @@ LAST_USED_PRECISION = timedelta(minutes=1)
 # effect within TOKEN_CACHE_S on every web process. Expiry is checked on every request.
 TOKEN_CACHE_S = 5.0
 TOKEN_CACHE_MAX = 4096
-USER_COLUMNS = (User.id, User.username, User.name, User.password_hash, User.role, User.active,
-                User.created_at)
+USER_COLUMNS = tuple(User.__table__.columns)  # all of them: the cached User is whole
 
 
 @dataclass(frozen=True)

@@ -85,8 +85,8 @@ def instituicao_por_nome(text: str | None) -> Instituicao | None:
 _AS_DIGIT = str.maketrans({"O": "0", "o": "0", "D": "0", "Q": "0", "I": "1", "l": "1", "i": "1", "|": "1",
                            "L": "1", "S": "5", "s": "5", "B": "8", "Z": "2", "z": "2", "G": "6", "b": "6",
                            "T": "7", "g": "9", "q": "9"})
-_DIGITISH = "0-9OoDQIliL|SsBZzGbTgq"
-E2E_RAW_RE = re.compile(rf"E([{_DIGITISH}]{{20}})([A-Za-z0-9]{{11}})(?![A-Za-z0-9])")
+DIGITISH = "0-9OoDQIliL|SsBZzGbTgq"  # what OCR may print for a digit of the id
+E2E_RAW_RE = re.compile(rf"E([{DIGITISH}]{{20}})([A-Za-z0-9]{{11}})(?![A-Za-z0-9])")
 
 
 @dataclass(frozen=True)

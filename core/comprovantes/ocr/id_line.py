@@ -25,6 +25,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from core.comprovantes.checks import DIGITISH
+
 SCALE = 3
 ID_LENGTH = 32
 FREE = 21  # the id's characters after E + ISPB + yyyyMMddHHmm
@@ -50,7 +52,8 @@ LETTER_LOOKALIKE = {"0": "O", "1": "l"}
 # Where ink ends, between the darkest (0) and the paper (1): measured on 108 saved id lines,
 # 0.55 lines up the most of them with their characters (86; 0.65: 72, 0.75: 61).
 INK_LEVEL = 0.55
-ID_BOX_RE = re.compile(r"E[0-9OoDQIliL|SsBZzGbTgq]{20}[A-Za-z0-9]{9,13}")
+# the id with its 20 digits as OCR may print them (checks.py), its tail a little misread in length
+ID_BOX_RE = re.compile(rf"E[{DIGITISH}]{{20}}[A-Za-z0-9]{{9,13}}")
 
 
 @dataclass(frozen=True, eq=False)
