@@ -22,6 +22,7 @@ from web import (
     exports,
     flower_proxy,
     formats,
+    forms,
     health,
     home,
     jobs,
@@ -59,6 +60,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     settings = get_settings()
     configure_logging()
     app = Flask(__name__)
+    app.request_class = forms.Request  # multipart bodies read by `multipart` (web.forms)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=16 * 1024 * 1024 + 64 * 1024,  # a 16 MB file plus form overhead

@@ -18,16 +18,19 @@ from core.db import session_scope
 from core.models import Comprovante, DeadLetter, Job
 from tests.comprovantes import hostile
 from tests.comprovantes.receipts import make_receipt, render_pdf, render_png
-from tests.comprovantes.support import job_events, uploads_snapshot, wait_for_job
+from tests.comprovantes.support import (
+    browser_multipart,
+    job_events,
+    uploads_snapshot,
+    wait_for_job,
+)
 
 MB = 1024 * 1024
 
 
 def post(client: Any, name: str, data: bytes, pedido: str = "") -> Any:
-    form = {"arquivo": (io.BytesIO(data), name)}
-    if pedido:
-        form["pedido"] = pedido
-    return client.post("/api/comprovantes", data=form, content_type="multipart/form-data")
+    body, content_type = browser_multipart({"pedido": pedido} if pedido else {}, {"arquivo": (name, data)})
+    return client.post("/api/comprovantes", data=body, content_type=content_type)
 
 
 def counts() -> tuple[int, int]:

@@ -170,3 +170,36 @@ def test_sse_clients_count_every_open_stream(app: Any, client: Any, token: str) 
     finally:
         stream.close()
     assert value(scrape(app, token), "stockflow_sse_clients") == 0
+
+
+def test_upload_latencies_reach_redis_within_a_second_without_a_scrape(db: str) -> None:
+    # Must survive: observations batched in a process are in the shared hash (what the other
+    # web processes' scrapes read) within FLUSH_S, with the right buckets and sum; a child
+    # forked while one is pending sends its own observations and not its parent's again.
+    import os
+
+    from core.redis_client import get_redis, reset_redis
+    from tests.support.waiting import wait_until
+    from web.metrics import FLUSH_S, RedisHistogram
+
+    histogram = RedisHistogram("stockflow_test_batched_seconds", "test", (0.1, 1.0))
+    get_redis().delete(histogram.key)
+    for seconds in (0.05, 0.5, 0.07, 3.0):
+        histogram.observe(seconds)
+    assert get_redis().hgetall(histogram.key) == {}  # batched, not one round trip each
+    wait_until(lambda: get_redis().hget(histogram.key, "+Inf") == "1", timeout_s=FLUSH_S + 5)
+    counts = get_redis().hgetall(histogram.key)
+    assert (counts["0.1"], counts["1.0"], counts["+Inf"]) == ("2", "1", "1")
+    assert float(counts["sum"]) == pytest.approx(3.62)
+
+    histogram.observe(0.2)  # a timer is pending when the process forks
+    child = os.fork()
+    if child == 0:  # the child: its own Redis connection, its own timer
+        reset_redis()
+        histogram.observe(0.3)
+        histogram.flush()
+        os._exit(0)
+    assert os.waitpid(child, 0)[1] == 0
+    assert get_redis().hget(histogram.key, "1.0") == "2"  # the child's 0.3; the parent's 0.2 waits
+    wait_until(lambda: get_redis().hget(histogram.key, "1.0") == "3", timeout_s=FLUSH_S + 5)
+    get_redis().delete(histogram.key)
