@@ -151,44 +151,54 @@ def wait_ready(url: str, service: Any, timeout_s: float = 60) -> None:
     raise TimeoutError(f"{url} did not answer")
 
 
-def measure(rate_per_s: float = 5.0, duration_s: float = 60.0) -> dict[str, Any]:
-    """Start the platform, upload a backlog for the OCR workers, then `rate_per_s` uploads a
-    second for `duration_s`; return the open-loop figures."""
-    from bench._platform import VENV_BIN, Service, procfile_commands
-    from standins import embedded_redis
+def bench_env(tmp: Path, redis_port: int, database_url: str) -> dict[str, str]:
+    """The environment of the platform in an upload bench: development settings under `tmp`,
+    the embedded Redis on `redis_port` as broker too, MariaDB, the offline OCR engine."""
+    from bench._platform import VENV_BIN
 
-    tmp = Path(tempfile.mkdtemp(prefix="stockflow-bench-uploads-"))
-    redis_port, web_port = embedded_redis.free_port(), embedded_redis.free_port()
-    redis_process = embedded_redis.start(redis_port, tmp / "redis", appendonly=False)
     env = {**os.environ, "STOCKFLOW_ENV": "development", "STOCKFLOW_VAR_DIR": str(tmp / "var"),
-           "STOCKFLOW_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0", "STOCKFLOW_DATABASE_URL": MYSQL_URL,
+           "STOCKFLOW_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0", "STOCKFLOW_DATABASE_URL": database_url,
            "STOCKFLOW_OCR_ENGINE": "offline", "STOCKFLOW_OCR_OFFLINE_THREADS": "1",
-           "STOCKFLOW_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
-           "STOCKFLOW_WEB_HOST": "127.0.0.1", "STOCKFLOW_WEB_PORT": str(web_port),
+           "STOCKFLOW_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1", "STOCKFLOW_WEB_HOST": "127.0.0.1",
            # One bench user stands for everyone sending: the per-user limits must not throttle it.
            "STOCKFLOW_UPLOAD_LIMIT_PER_USER": "1000000 per minute",
            "STOCKFLOW_UPLOAD_DAILY_BYTES_PER_USER": str(10**12),
            "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}"}
     env.pop("STOCKFLOW_BROKER_URL", None)
+    return env
+
+
+def fresh_database_with_token(database_url: str, username: str) -> str:
+    """Recreate the bench's MariaDB database, migrate it, and return the bearer token of a new
+    admin (the settings are read from os.environ: call it with bench_env's applied)."""
+    from core import db as core_db
+    from core import migrate
+    from core.settings import reset_settings
+    from core.users import create_token, create_user
+
+    reset_settings()
+    core_db.recreate_mysql_database(database_url)
+    core_db.dispose_engine()
+    migrate.upgrade()
+    create_user(username, "bench-password", role="admin")
+    return create_token(username, username)
+
+
+def measure(rate_per_s: float = 5.0, duration_s: float = 60.0) -> dict[str, Any]:
+    """Start the platform, upload a backlog for the OCR workers, then `rate_per_s` uploads a
+    second for `duration_s`; return the open-loop figures."""
+    from bench._platform import Service, procfile_commands
+    from standins import embedded_redis
+
+    tmp = Path(tempfile.mkdtemp(prefix="stockflow-bench-uploads-"))
+    redis_port, web_port = embedded_redis.free_port(), embedded_redis.free_port()
+    redis_process = embedded_redis.start(redis_port, tmp / "redis", appendonly=False)
+    env = {**bench_env(tmp, redis_port, MYSQL_URL), "STOCKFLOW_WEB_PORT": str(web_port)}
     saved_environ = dict(os.environ)
     os.environ.update(env)
     services: list[Any] = []
     try:
-        from core.settings import reset_settings
-
-        reset_settings()
-        from core.db import recreate_mysql_database
-
-        recreate_mysql_database(MYSQL_URL)
-        from core import db as core_db
-        from core import migrate
-
-        core_db.dispose_engine()
-        migrate.upgrade()
-        from core.users import create_token, create_user
-
-        create_user("bench-uploads", "bench-password", role="admin")
-        token = create_token("bench-uploads", "bench uploads")
+        token = fresh_database_with_token(MYSQL_URL, "bench-uploads")
         uploads = int(rate_per_s * duration_s)
         log(f"rendering {BACKLOG} + {WARM_UPLOADS} + {uploads} receipts")
         backlog = receipt_files(BACKLOG, 20_000, ("pdf-scan", "png"))

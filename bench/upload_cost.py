@@ -107,38 +107,27 @@ def send(port: int, raw: bytes) -> bytes:
 
 
 def measure(uploads: int = 200) -> dict[str, Any]:
-    from bench._platform import VENV_BIN, Service, procfile_commands
-    from bench._uploads_open_loop import KINDS, receipt_files, request_bytes, wait_ready
+    from bench._platform import Service, procfile_commands
+    from bench._uploads_open_loop import (
+        KINDS,
+        bench_env,
+        fresh_database_with_token,
+        receipt_files,
+        request_bytes,
+        wait_ready,
+    )
     from standins import embedded_redis
 
     tmp = Path(tempfile.mkdtemp(prefix="stockflow-bench-upload-cost-"))
     redis_port = embedded_redis.free_port()
     redis_process = embedded_redis.start(redis_port, tmp / "redis", appendonly=False)
-    env = {**os.environ, "STOCKFLOW_ENV": "development", "STOCKFLOW_VAR_DIR": str(tmp / "var"),
-           "STOCKFLOW_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0", "STOCKFLOW_DATABASE_URL": MYSQL_URL,
-           "STOCKFLOW_LOG_LEVEL": "WARNING", "STOCKFLOW_WEB_HOST": "127.0.0.1",
-           "STOCKFLOW_UPLOAD_LIMIT_PER_USER": "1000000 per minute",
-           "STOCKFLOW_UPLOAD_DAILY_BYTES_PER_USER": str(10**12),
-           "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}"}
-    env.pop("STOCKFLOW_BROKER_URL", None)
+    env = bench_env(tmp, redis_port, MYSQL_URL)
     saved_environ = dict(os.environ)
     os.environ.update(env)
     servers: dict[str, tuple[int, Any]] = {}
     load: list[subprocess.Popen[bytes]] = []
     try:
-        from core.settings import reset_settings
-
-        reset_settings()
-        from core import db as core_db
-        from core import migrate
-        from core.db import recreate_mysql_database
-        from core.users import create_token, create_user
-
-        recreate_mysql_database(MYSQL_URL)
-        core_db.dispose_engine()
-        migrate.upgrade()
-        create_user("bench-upload-cost", "bench-password", role="admin")
-        token = create_token("bench-upload-cost", "bench upload cost")
+        token = fresh_database_with_token(MYSQL_URL, "bench-upload-cost")
 
         web = procfile_commands()["web"]
         apps = {"ours": web, "baseline": web.replace("'web:create_app()'",
