@@ -27,6 +27,9 @@ from tests.support.web import LiveServer, login  # noqa: E402
 def _session_resources() -> Iterator[None]:
     """Set up first, so torn down last: the Redis and databases outlive every worker fixture."""
     yield
+    from web.metrics import UPLOAD_LATENCY
+
+    UPLOAD_LATENCY.flush()  # the uploads' last latencies, while the session's Redis still runs
     drop_databases()
     environment.shutdown()
 

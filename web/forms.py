@@ -33,7 +33,7 @@ class MultipartFormDataParser(FormDataParser):
             form, files = self._read_parts(stream, (options or {}).get("boundary", ""), content_length)
         except multipart.ParserLimitReached:
             raise RequestEntityTooLarge() from None
-        except multipart.MultipartError:  # also a ValueError: Werkzeug's rule for a bad body
+        except ValueError:  # MultipartError, or a part header Werkzeug's Headers refuses (a bare CR)
             if not self.silent:
                 raise
             return stream, self.cls(), self.cls()

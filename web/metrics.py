@@ -15,7 +15,6 @@ stockflow_metrics_section_up, so one outage does not blank the whole scrape.
 """
 from __future__ import annotations
 
-import atexit
 import functools
 import hmac
 import logging
@@ -67,8 +66,8 @@ class RedisHistogram:
     An observation is kept in the process first and added to Redis with the others of its
     second (one round trip per FLUSH_S instead of one per upload: about 0.3 ms of a web
     worker's CPU each, bench/_uploads_open_loop.py), and before the process answers a scrape.
-    A process killed outright loses at most that second's observations; a Redis outage loses
-    the batch (logged) and never fails the caller.
+    A process that stops or is killed loses at most that second's observations; a Redis
+    outage loses the batch (logged) and never fails the caller.
     """
 
     def __init__(self, name: str, documentation: str, buckets: tuple[float, ...]) -> None:
@@ -138,7 +137,6 @@ UPLOAD_LATENCY = RedisHistogram("stockflow_upload_duration_seconds",
                                 "Receipt upload requests, arrival to answer (web)", UPLOAD_BUCKETS)
 OCR_LATENCY = RedisHistogram("stockflow_ocr_duration_seconds",
                              "Receipt OCR jobs, upload to finished result (jobs table)", OCR_BUCKETS)
-atexit.register(UPLOAD_LATENCY.flush)  # a worker stopped on purpose keeps its last second
 
 
 def fold_ocr_durations(now: datetime | None = None) -> int:

@@ -41,8 +41,12 @@ def test_a_text_field_over_the_form_memory_limit_is_too_large() -> None:
         parse(body, content_type, max_form_memory_size=1000)
 
 
-@pytest.mark.parametrize("body", [b"", b"garbage", b"--b\r\nContent-Disposition: form-data\r\n\r\nx",
-                                  b"--b\r\n\r\n\r\nx\r\n--b--\r\n", b"\xff" * 100])
+@pytest.mark.parametrize("body", [
+    b"", b"garbage", b"--b\r\nContent-Disposition: form-data\r\n\r\nx",
+    b"--b\r\n\r\n\r\nx\r\n--b--\r\n", b"\xff" * 100,
+    # a bare CR inside a part header: `multipart` takes it, Werkzeug's Headers does not (found
+    # by tests/fuzz/test_multipart.py: it was a 500)
+    b'--b\r\nContent-Disposition: form-data; name="arquivo"; filename="x\ry.png"\r\n\r\nx\r\n--b--\r\n'])
 def test_a_body_that_does_not_parse_is_an_empty_form(body: bytes) -> None:
     assert parse(body, "multipart/form-data; boundary=b") == ({}, {})
 
