@@ -65,9 +65,9 @@ class RedisHistogram:
 
     An observation is kept in the process first and added to Redis with the others of its
     second (one round trip per FLUSH_S instead of one per upload: about 0.3 ms of a web
-    worker's CPU each, bench/_uploads_open_loop.py), and before the process answers a scrape.
-    A process that stops or is killed loses at most that second's observations; a Redis
-    outage loses the batch (logged) and never fails the caller.
+    worker's CPU each, measured paired as docs/comprovantes.md tells), and before the process
+    answers a scrape. A process that stops or is killed loses at most that second's
+    observations; a Redis outage loses the batch (logged) and never fails the caller.
     """
 
     def __init__(self, name: str, documentation: str, buckets: tuple[float, ...]) -> None:
