@@ -5,7 +5,6 @@ Through the app, the same bodies are answered below 500 and a refused one stores
 from __future__ import annotations
 
 import io
-import random
 from functools import cache
 from typing import Any
 
@@ -16,6 +15,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from tests.comprovantes.support import browser_multipart, uploads_snapshot
+from tests.fuzz.mutations import mutate
 from web.forms import MultipartFormDataParser
 
 FUZZ = settings(max_examples=300, deadline=None, database=None,
@@ -40,24 +40,11 @@ def body_and_type() -> tuple[bytes, str]:
     return browser_multipart({"pedido": "PED-7"}, {"arquivo": ("recibo.png", tiny_png())})
 
 
-def mutate(data: bytes, boundary: bytes, seed: int, edits: int) -> bytes:
-    rng = random.Random(seed)
-    out = bytearray(data)
-    for _ in range(edits):
-        at = rng.randrange(len(out) + 1)
-        kind = rng.randrange(5)
-        if kind == 0 and at < len(out):
-            out[at] ^= 1 << rng.randrange(8)
-        elif kind == 1:
-            del out[at:]
-        elif kind == 2:
-            out[at:at] = rng.randbytes(rng.randrange(1, 16))
-        elif kind == 3:
-            out[at:at] = rng.choice([*BOUNDARY_TOKENS, b"--" + boundary, b"\r\n--" + boundary + b"--"])
-        else:
-            start = rng.randrange(len(out) + 1)
-            out[at:at] = out[start:start + rng.randrange(1, 256)]
-    return bytes(out)
+def mutated_body(seed: int, edits: int) -> tuple[bytes, str]:
+    """The browser's body with `edits` edits, boundaries and part headers among what is spliced in."""
+    body, content_type = body_and_type()
+    boundary = content_type.split("boundary=", 1)[1].encode()
+    return mutate(body, seed, edits, [*BOUNDARY_TOKENS, b"--" + boundary, b"\r\n--" + boundary + b"--"]), content_type
 
 
 def parse(body: bytes, content_type: str) -> None:
@@ -78,8 +65,7 @@ def parse(body: bytes, content_type: str) -> None:
 @given(seed=st.integers(0, 2**32), edits=st.integers(1, 6))
 @example(seed=0, edits=0)  # the body as sent
 def test_mutated_upload_bodies_parse_or_are_refused(seed: int, edits: int) -> None:
-    body, content_type = body_and_type()
-    parse(mutate(body, content_type.split("boundary=")[1].encode(), seed, edits), content_type)
+    parse(*mutated_body(seed, edits))
 
 
 @FUZZ
@@ -103,10 +89,9 @@ def unlimited_uploads(monkeypatch: pytest.MonkeyPatch) -> None:
 @given(seed=st.integers(0, 2**32), edits=st.integers(1, 6))
 def test_mutated_uploads_are_answered_below_500_and_refusals_store_nothing(
         client: Any, unlimited_uploads: None, seed: int, edits: int) -> None:
-    body, content_type = body_and_type()
+    body, content_type = mutated_body(seed, edits)
     before = uploads_snapshot()
-    answer = client.post("/api/comprovantes", content_type=content_type,
-                         data=mutate(body, content_type.split("boundary=")[1].encode(), seed, edits))
+    answer = client.post("/api/comprovantes", content_type=content_type, data=body)
     event(f"status {answer.status_code}")
     assert answer.status_code < 500, answer.get_data(as_text=True)[:300]
     if answer.status_code >= 400:

@@ -4,7 +4,6 @@ spliced in), are accepted or refused with a pt-BR reason and an HTTP status; no 
 exception escapes (it would be a 500). Cases found are kept as @example."""
 from __future__ import annotations
 
-import random
 from functools import cache
 
 import pytest
@@ -15,6 +14,7 @@ from hypothesis import strategies as st
 from core.comprovantes.validation import ALLOWED_TYPES, AcceptedUpload, UploadRefused, validate_upload
 from tests.comprovantes import hostile
 from tests.comprovantes.receipts import make_receipt, render_pdf, render_png
+from tests.fuzz.mutations import mutate
 
 FUZZ = settings(max_examples=250, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 # PDF syntax worth splicing in: what the scans look for, and what opens or closes a structure.
@@ -31,27 +31,6 @@ def originals() -> dict[str, bytes]:
             "recibo.pdf": render_pdf(receipt), "escaneado.pdf": render_pdf(receipt, text_layer=False),
             "branco.pdf": hostile.pdf_with_pages(1), "js.pdf": hostile.pdf_with_compressed_javascript(),
             "fundo.pdf": hostile.pdf_with_wrapped_deep_javascript(70)}
-
-
-def mutate(data: bytes, seed: int, edits: int) -> bytes:
-    """`edits` random edits: flip a byte, cut the file, insert bytes or a PDF token, copy a slice."""
-    rng = random.Random(seed)
-    out = bytearray(data)
-    for _ in range(edits):
-        at = rng.randrange(len(out) + 1)
-        kind = rng.randrange(5)
-        if kind == 0 and at < len(out):
-            out[at] ^= 1 << rng.randrange(8)
-        elif kind == 1:
-            del out[at:]
-        elif kind == 2:
-            out[at:at] = rng.randbytes(rng.randrange(1, 16))
-        elif kind == 3:
-            out[at:at] = rng.choice(PDF_TOKENS)
-        else:
-            start = rng.randrange(len(out) + 1)
-            out[at:at] = out[start:start + rng.randrange(1, 512)]
-    return bytes(out)
 
 
 def check(name: str, data: bytes) -> None:
@@ -71,7 +50,7 @@ def check(name: str, data: bytes) -> None:
 @example(original="recibo.png", seed=0, edits=0)
 @example(original="recibo.jpg", seed=0, edits=0)
 def test_mutated_receipts_are_accepted_or_refused_with_a_reason(original: str, seed: int, edits: int) -> None:
-    data = mutate(originals()[original], seed, edits)
+    data = mutate(originals()[original], seed, edits, PDF_TOKENS)
     check(original, data)
     if edits == 0:  # only in the examples above: the receipts themselves pass
         assert isinstance(validate_upload(original, data), AcceptedUpload)
