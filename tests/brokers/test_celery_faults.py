@@ -32,7 +32,13 @@ from tests.baixa.support import (
     stop_process,
 )
 from tests.baixa.tcp_proxy import TcpProxy
-from tests.support.brokers import Broker, platform_app, rabbitmqctl, spawn_worker_on
+from tests.support.brokers import (
+    Broker,
+    SupervisedWorker,
+    platform_app,
+    rabbitmqctl,
+    spawn_worker_on,
+)
 from tests.support.environment import ROOT
 from tests.support.waiting import wait_until
 from tests.support.workers import kill_pool
@@ -89,10 +95,11 @@ def test_kill_9_worker_mid_baixa_redelivers_and_removes_once(broker: Broker, db:
 def test_broker_away_mid_burst_nothing_lost(broker: Broker, tmp_path: Path, db: str) -> None:
     # What must survive: scans the agent accepted while the broker went away (Redis stopped;
     # RabbitMQ's every connection cut and new ones refused) and came back: the agent spools
-    # and resends, the worker reconnects, each product is written off exactly once and the
-    # agent's spool ends empty (every scan answered).
+    # and resends, the worker reconnects (or, when kombu kills it mid-ack, is started again as
+    # its systemd unit does), each product is written off exactly once and the agent's spool
+    # ends empty (every scan answered).
     ids = seed_products("LOJA-001", range(910_001, 910_041))
-    worker = spawn_worker_on(broker, concurrency=2)
+    worker = SupervisedWorker(broker, concurrency=2)
     agent = Agent(tmp_path / "agent", broker.url, env={
         "STOCKFLOW_AGENT_ACK_TIMEOUT_S": "3", "STOCKFLOW_AGENT_ACK_TIMEOUT_MAX_S": "6"})
     try:
@@ -108,13 +115,14 @@ def test_broker_away_mid_burst_nothing_lost(broker: Broker, tmp_path: Path, db: 
         broker.back()
         wait_until(lambda: spool.depth() == 0, 120,
                    lambda: f"the spool to empty: {spool.counts()}, "
-                           f"{len(removals_by_product(ids))} written off")
+                           f"{len(removals_by_product(ids))} written off, "
+                           f"worker restarted {worker.restarts} times")
         spool.close()
         assert agent.stop() == 0
     finally:
         if agent.process is not None and agent.process.poll() is None:
             agent.stop()
-        stop_process(worker)
+        worker.stop(stop_process)
     assert set(removals_by_product(ids).values()) == {1} and len(removals_by_product(ids)) == 40
     assert shelf_count(ids) == 0
     assert sorted(o.scan_id for o in outcomes()) == sorted(a["scan_id"] for a in accepted)

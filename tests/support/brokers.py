@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -191,13 +192,52 @@ def spawn_worker_with(env: dict[str, str], app: Any, queues: str = "baixa", conc
     """Start `celery -A tasks worker` (prefork) with these STOCKFLOW_* variables; return once
     it answers a ping through `app`."""
     name = name or f"test-broker-{time.monotonic_ns()}@localhost"
-    process = subprocess.Popen(
+    process = _start_worker(env, queues, concurrency, name)
+    wait_for_ping(process, app, name)
+    return process
+
+
+def _start_worker(env: dict[str, str], queues: str, concurrency: int, name: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--queues", queues,
          "--concurrency", str(concurrency), "--pool", "prefork", "--hostname", name,
          "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
         cwd=ROOT, env={**os.environ, **env})
-    wait_for_ping(process, app, name)
-    return process
+
+
+class SupervisedWorker:
+    """A worker on `broker` started again when it exits, as its systemd unit does
+    (Restart=always, RestartSec=2, platform/systemd/): a worker that loses the broker in the
+    middle of an ack can die of kombu's "Unrecoverable error" ('NoneType' object has no
+    attribute 'hostname', the class of celery#4652) instead of reconnecting, and production
+    lives through that by the restart. `restarts` says how often it happened."""
+
+    RESTART_S = 2.0
+
+    def __init__(self, broker: Broker, queues: str = "baixa", concurrency: int = 2) -> None:
+        self._env, self._queues, self._concurrency = broker.env(), queues, concurrency
+        self._name = f"test-supervised-{time.monotonic_ns()}@localhost"
+        self.process = spawn_worker_with(self._env, platform_app(broker), queues, concurrency, self._name)
+        self.restarts = 0
+        self._stopping = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name="worker-supervisor", daemon=True)
+        self._watcher.start()
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(0.2):
+            if self.process.poll() is None:
+                continue
+            if self._stopping.wait(self.RESTART_S):
+                return
+            # No ping here: the broker may still be away, and the worker retries on its own.
+            self.process = _start_worker(self._env, self._queues, self._concurrency, self._name)
+            self.restarts += 1
+
+    def stop(self, stop_process: Any) -> None:
+        """Stop supervising, then stop the worker with `stop_process` (the caller's way)."""
+        self._stopping.set()
+        self._watcher.join(timeout=5)
+        stop_process(self.process)
 
 
 # --- TLS: a CA of the test's own, a TLS Redis, a TLS front for RabbitMQ -------------------
