@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import json
 import os
-import secrets
 import statistics
 import sys
 import tempfile
@@ -71,12 +70,12 @@ def percentile(values: list[float], pct: float) -> float:
 
 def request_bytes(port: int, token: str, name: str, data: bytes) -> bytes:
     """One upload as raw HTTP/1.1 (multipart as a browser sends it), encoded before any clock."""
-    boundary = f"----stockflow{secrets.token_hex(12)}"
-    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="arquivo"; filename="{name}"\r\n'
-            "Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    from tests.comprovantes.support import browser_multipart
+
+    body, content_type = browser_multipart({}, {"arquivo": (name, data)})
     head = (f"POST /api/comprovantes HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n"
             f"Accept: application/json\r\nConnection: close\r\n"
-            f"Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {len(body)}\r\n\r\n")
+            f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n")
     return head.encode() + body
 
 

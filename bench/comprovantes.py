@@ -43,7 +43,6 @@ import asyncio
 import json
 import os
 import re
-import secrets
 import statistics
 import subprocess
 import sys
@@ -226,14 +225,6 @@ def procfile_layout() -> tuple[int, int]:
     return int(workers.group(1)) if workers else 1, int(nice.group(1)) if nice else 0
 
 
-def multipart(name: str, data: bytes) -> tuple[bytes, str]:
-    """Return (body, content type) of a form with one file field `arquivo`, as a browser sends it."""
-    boundary = f"----stockflow{secrets.token_hex(12)}"
-    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="arquivo"; filename="{name}"\r\n'
-            f"Content-Type: application/octet-stream\r\n\r\n").encode()
-    return head + data + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
-
-
 async def post_all(port: int, token: str, uploads: list[tuple[str, bytes]],
                    clients: int) -> list[tuple[float, dict[str, Any]]]:
     """Post every upload with `clients` concurrent keep-alive connections; return (ms, answer) in order.
@@ -242,9 +233,11 @@ async def post_all(port: int, token: str, uploads: list[tuple[str, bytes]],
     written to the last byte of the answer read, so it holds the server's time and the
     network, not the client's encoding or JSON decoding.
     """
+    from tests.comprovantes.support import browser_multipart
+
     requests_ = []
     for name, data in uploads:
-        body, content_type = multipart(name, data)
+        body, content_type = browser_multipart({}, {"arquivo": (name, data)})
         requests_.append((f"POST /api/comprovantes HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
                           f"Authorization: Bearer {token}\r\nAccept: application/json\r\n"
                           f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"

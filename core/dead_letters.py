@@ -36,6 +36,7 @@ KEPT_BYTES = 65_536
 IS_OPEN = (DeadLetter.replayed_at.is_(None), DeadLetter.discarded_at.is_(None))
 STATES = ("abertas", "reenviadas", "descartadas", "todas")
 CHANGED_KEY = "stockflow:dead-letters:changed"
+MAX_REASON_CHARS = 500  # a discard's reason, as the page and the CLI take it
 
 
 def record(task_name: str, args: list[Any], kwargs: dict[str, Any], error: str,
@@ -200,6 +201,16 @@ def replay_many(entry_ids: list[int], who: str) -> dict[int, str | None]:
     if any(results.values()):
         _changed()
     return results
+
+
+def reason_refused(reason: Any) -> str | None:
+    """Why a discard's reason is refused, in pt-BR (required, at most MAX_REASON_CHARS, no NUL),
+    or None: the Falhas page and `flask --app web deadletters discard` ask the same."""
+    if not isinstance(reason, str) or not reason.strip():
+        return "Informe o motivo do descarte."
+    if len(reason) > MAX_REASON_CHARS or "\x00" in reason:
+        return f"Motivo: até {MAX_REASON_CHARS} caracteres."
+    return None
 
 
 def discard_many(entry_ids: list[int], who: str, reason: str) -> list[int]:

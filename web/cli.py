@@ -13,7 +13,6 @@ from core.db import session_scope
 from core.models import DeadLetter
 from core.models.auth import DEFAULT_ROLE, ROLE_LABELS, ROLES
 from web.cli_devices import register_devices_cli
-from web.dead_letters import MAX_REASON_CHARS
 from web.formats import data_hora
 from web.params import MAX_ID
 
@@ -73,8 +72,8 @@ def register_cli(app: Flask) -> None:
     def deadletters_discard(entry_ids: tuple[int, ...], reason: str) -> None:
         """Close entries without replaying them, as the Falhas page does (each audited with the
         reason); exit status 1 when any of them could not be discarded."""
-        if not reason.strip() or len(reason) > MAX_REASON_CHARS or "\x00" in reason:
-            raise click.UsageError(f"Informe o motivo do descarte (até {MAX_REASON_CHARS} caracteres).")
+        if refused := dead_letters.reason_refused(reason):
+            raise click.UsageError(refused)
         done = set(dead_letters.discard_many(list(entry_ids), audit.cli_actor(), reason))
         refused = [entry_id for entry_id in dict.fromkeys(entry_ids) if entry_id not in done]
         for entry_id in dict.fromkeys(entry_ids):

@@ -27,7 +27,6 @@ PER_PAGE = 50
 MAX_PER_PAGE = 200
 # At most this many entries per replay or discard request (the page sends one page at most).
 MAX_BATCH = 200
-MAX_REASON_CHARS = 500
 
 
 def entry_json(entry: DeadLetter, full: bool = False) -> dict[str, Any]:
@@ -131,10 +130,8 @@ def discard() -> Any:
     """Discard the entries {"ids": [...], "motivo": "..."} (the reason is required)."""
     body = request.get_json(silent=True)
     reason = body.get("motivo") if isinstance(body, dict) else None
-    if not isinstance(reason, str) or not reason.strip():
-        abort(400, description="Informe o motivo do descarte.")
-    if len(reason) > MAX_REASON_CHARS or "\x00" in reason:
-        abort(400, description=f"Motivo: até {MAX_REASON_CHARS} caracteres.")
+    if refused := dead_letters.reason_refused(reason):
+        abort(400, description=refused)
     ids = _ids()
     done = dead_letters.discard_many(ids, current_user.username, reason)
     if not done:

@@ -80,9 +80,6 @@ class DadosPix:
 
 
 # --- labels -------------------------------------------------------------------------------
-# (phrase, field, party). Longer phrases first so "nome do pagador" wins over "nome".
-# Field "parte" is a party word carrying the party's name ("Pagador  Maria Souza"), or,
-# alone on its line, opening that party's section.
 
 # How receipts name each party after a field's word ("CPF do favorecido", "Banco de origem").
 _PARTY_WORDS = {
@@ -99,12 +96,14 @@ def _party_labels() -> list[tuple[str, str, str | None]]:
     for party, words in _PARTY_WORDS.items():
         for word in words:
             for field_name, phrases in _FIELD_WORDS.items():
-                for phrase in phrases:
-                    out += [(f"{phrase} do {word}", field_name, party), (f"{phrase} da {word}", field_name, party),
-                            (f"{phrase} de {word}", field_name, party)]
+                out += [(f"{phrase} {preposition} {word}", field_name, party)
+                        for phrase in phrases for preposition in ("do", "da", "de")]
     return sorted(out, key=lambda label: -len(label[0]))
 
 
+# (phrase, field, party). Longer phrases first so "nome do pagador" wins over "nome".
+# Field "parte" is a party word carrying the party's name ("Pagador  Maria Souza"), or,
+# alone on its line, opening that party's section.
 _LABELS: list[tuple[str, str, str | None]] = [
     ("dados de quem recebeu", "secao", RECEBEDOR), ("dados de quem pagou", "secao", PAGADOR),
     ("dados de quem recebe", "secao", RECEBEDOR), ("dados de quem envia", "secao", PAGADOR),

@@ -105,7 +105,3 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-
-    def usable(self, now: datetime) -> bool:
-        """Whether the token still opens the API at `now` (not revoked, not expired)."""
-        return self.revoked_at is None and now < self.expires_at

@@ -22,7 +22,7 @@ engines' readings vote (decide_tail).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from core.comprovantes.checks import DIGITISH
@@ -41,6 +41,9 @@ WIDE_ROUND = 1.13
 # An ascender (l, b, d...) rises this share of the digit height above the digits in faces where
 # it rises at all (measured 2.5-8.5%; an I stops exactly at their height).
 RISE = 0.015
+# A glyph whose bottom is this share of the digit height below the digits' baseline descends
+# (g, j, p, q, y).
+DESCENDER = 0.12
 # Share of ink a glyph must have in common with the id's own digit to be that digit (the same
 # character in one font and size differs only by anti-aliasing; a '0' against an 'O' or a '1'
 # against an 'l' already fails on the box's size).
@@ -248,9 +251,9 @@ def shaped(e2e: str, line: Any) -> list[str] | None:
         templates.setdefault(ch, glyph)
     if "0" not in templates:
         return None
-    top = statistics.median(g.top for g in digits)
-    rise = any(ch in "bdfhkl1Ii|" and g.top < top - RISE * cap for ch, g in zip(e2e[FREE:], ids[FREE:]))
-    metrics = _Metrics(cap, baseline, top, templates, rise)
+    metrics = _Metrics(cap, baseline, statistics.median(g.top for g in digits), templates)
+    metrics = replace(metrics, ascenders_rise=any(
+        ch in "bdfhkl1Ii|" and metrics.rises(g) for ch, g in zip(e2e[FREE:], ids[FREE:])))
     if not all(_fits(reading, glyph, metrics) for reading, glyph in zip(e2e[FREE:], ids[FREE:])):
         return None  # a letter's glyph is not its size: the glyphs are not where the characters are
     return [_allowed(reading, glyph, metrics) for reading, glyph in zip(e2e[FREE:], ids[FREE:])]
@@ -258,8 +261,7 @@ def shaped(e2e: str, line: Any) -> list[str] | None:
 
 def _fits(reading: str, glyph: Glyph, m: _Metrics) -> bool:
     """Does a character with no look-alike have its glyph's size (x-height, tall, descending)?"""
-    small = glyph.height < SMALL_HEIGHT * m.cap
-    descends = glyph.bottom > m.baseline + 0.12 * m.cap
+    small, descends = m.short(glyph), m.descends(glyph)
     if reading in "aemnr":
         return small and not descends
     if reading in "gpqy":
@@ -275,7 +277,18 @@ class _Metrics:
     baseline: float   # where the digits stand
     top: float        # where the digits' tops are
     digits: dict[str, Glyph]  # one known glyph per digit the id's first 21 characters print
-    ascenders_rise: bool  # an ascender of the id (b, d, h, l...) rises above the digits
+    ascenders_rise: bool = False  # an ascender of the id (b, d, h, l...) rises above the digits
+
+    def short(self, glyph: Glyph) -> bool:
+        """Shorter than the digits: a small letter's height."""
+        return glyph.height < SMALL_HEIGHT * self.cap
+
+    def descends(self, glyph: Glyph) -> bool:
+        return glyph.bottom > self.baseline + DESCENDER * self.cap
+
+    def rises(self, glyph: Glyph) -> bool:
+        """Above the digits' tops: an ascender, in faces where they rise."""
+        return glyph.top < self.top - RISE * self.cap
 
 
 def matches(glyph: Glyph, template: Glyph) -> bool:
@@ -299,8 +312,8 @@ def matches(glyph: Glyph, template: Glyph) -> bool:
 
 
 def _allowed(reading: str, glyph: Glyph, m: _Metrics) -> str:
-    small = glyph.height < SMALL_HEIGHT * m.cap and glyph.bottom <= m.baseline + 0.12 * m.cap
-    descends = glyph.bottom > m.baseline + 0.12 * m.cap
+    descends = m.descends(glyph)
+    small = m.short(glyph) and not descends
     digit = DIGIT_LOOKALIKES.get(reading)
     if digit is not None and digit in m.digits:
         if matches(glyph, m.digits[digit]):
@@ -313,7 +326,7 @@ def _allowed(reading: str, glyph: Glyph, m: _Metrics) -> str:
             return "O"
         return "O" if glyph.width > WIDE_ROUND * m.digits["0"].width else ""
     if reading in STEMS:
-        rises = glyph.top < m.top - RISE * m.cap
+        rises = m.rises(glyph)
         if glyph.dotted:
             return "j" if descends else "i"
         if reading in "jJ":
